@@ -1,0 +1,178 @@
+// Package config reads the product's configuration from the environment (and
+// an optional .env file loaded by the caller) and validates all of it at once.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the validated configuration of the server and commands.
+type Config struct {
+	DatabaseURL   string
+	Port          int
+	ListenAddr    string
+	Env           string // development | production
+	AppURL        string
+	StripeSecret  string
+	WebhookSecret []string // current first; a previous one while rolling
+	StripeAPIBase string
+	HoldMinutes   int
+	TrustProxy    bool
+	CookieSecure  bool
+	LogLevel      slog.Level
+	DBMaxConns    int32
+	MetricsAddr   string
+	MetricsToken  string
+	ShutdownGrace time.Duration
+	// WebhookFloodPerMinute limits badly signed webhook requests per client address.
+	WebhookFloodPerMinute int
+	LoginPerMinute        int
+	DemoPayments          bool
+}
+
+// Production reports whether APP_ENV is production.
+func (c *Config) Production() bool { return c.Env == "production" }
+
+// Vars documents every variable: name, default, meaning. The README and
+// .env.example follow this list.
+var Vars = []struct{ Name, Default, Help string }{
+	{"DATABASE_URL", "postgres://postgres@127.0.0.1:5432/booking?sslmode=disable", "PostgreSQL connection string"},
+	{"PORT", "3000", "HTTP port"},
+	{"LISTEN_ADDR", "", "full listen address, overrides PORT (e.g. 127.0.0.1:3000)"},
+	{"APP_ENV", "development", "development or production (NODE_ENV accepted as an alias)"},
+	{"APP_URL", "http://localhost:$PORT", "public base URL used for Stripe return pages"},
+	{"STRIPE_SECRET_KEY", "", "Stripe secret key (sk_...); required in production"},
+	{"STRIPE_WEBHOOK_SECRET", "", "webhook signing secret (whsec_...); a second one after a comma while rolling"},
+	{"STRIPE_API_BASE", "", "Stripe API base URL, e.g. http://127.0.0.1:12111 for stripe-mock"},
+	{"HOLD_MINUTES", "30", "how long a pending booking holds its slot (30-1440, Stripe's Checkout minimum is 30)"},
+	{"TRUST_PROXY", "false", "identify clients by X-Forwarded-For (only behind a trusted proxy)"},
+	{"COOKIE_SECURE", "true in production", "mark session cookies Secure"},
+	{"LOG_LEVEL", "info", "debug, info, warn or error"},
+	{"DB_MAX_CONNS", "20", "connection pool size"},
+	{"METRICS_ADDR", "", "separate listen address for GET /metrics (e.g. 127.0.0.1:9090)"},
+	{"METRICS_TOKEN", "", "bearer token that opens GET /metrics on the main listener"},
+	{"SHUTDOWN_GRACE", "20s", "how long in-flight requests may finish on SIGTERM"},
+	{"WEBHOOK_FLOOD_PER_MINUTE", "60", "badly signed webhook requests allowed per client address per minute"},
+	{"LOGIN_PER_MINUTE", "5", "login attempts per client address per minute"},
+}
+
+// Load reads and validates the configuration. All problems are reported
+// together, one per line, in the returned error.
+func Load(getenv func(string) string) (*Config, error) {
+	var problems []string
+	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	get := func(name, def string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		return def
+	}
+	c := &Config{}
+
+	c.Env = get("APP_ENV", get("NODE_ENV", "development"))
+	if c.Env != "development" && c.Env != "production" {
+		bad("APP_ENV: must be development or production, got %q", c.Env)
+	}
+	c.DatabaseURL = get("DATABASE_URL", Vars[0].Default)
+	if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		bad("DATABASE_URL: must be a postgres:// or postgresql:// URL")
+	}
+	c.Port = intVar(get("PORT", "3000"), 1, 65535, "PORT", bad)
+	c.ListenAddr = get("LISTEN_ADDR", fmt.Sprintf(":%d", c.Port))
+	c.AppURL = strings.TrimRight(get("APP_URL", fmt.Sprintf("http://localhost:%d", c.Port)), "/")
+	if u, err := url.Parse(c.AppURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("APP_URL: must be an absolute http(s) URL")
+	} else if c.Production() && u.Scheme != "https" {
+		bad("APP_URL: must use https in production")
+	}
+	c.StripeSecret = get("STRIPE_SECRET_KEY", "")
+	if c.StripeSecret != "" && !strings.HasPrefix(c.StripeSecret, "sk_") && !strings.HasPrefix(c.StripeSecret, "rk_") {
+		bad("STRIPE_SECRET_KEY: must start with sk_ or rk_")
+	}
+	for _, s := range strings.Split(get("STRIPE_WEBHOOK_SECRET", ""), ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		if !strings.HasPrefix(s, "whsec_") {
+			bad("STRIPE_WEBHOOK_SECRET: each secret must start with whsec_")
+			break
+		}
+		c.WebhookSecret = append(c.WebhookSecret, s)
+	}
+	if len(c.WebhookSecret) > 2 {
+		bad("STRIPE_WEBHOOK_SECRET: at most two secrets (current, previous)")
+	}
+	c.StripeAPIBase = strings.TrimRight(get("STRIPE_API_BASE", ""), "/")
+	if c.StripeAPIBase != "" {
+		if u, err := url.Parse(c.StripeAPIBase); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("STRIPE_API_BASE: must be an absolute http(s) URL")
+		} else if c.Production() && u.Scheme != "https" {
+			bad("STRIPE_API_BASE: must use https in production")
+		}
+	}
+	if c.Production() {
+		if c.StripeSecret == "" {
+			bad("STRIPE_SECRET_KEY: required in production")
+		}
+		if len(c.WebhookSecret) == 0 {
+			bad("STRIPE_WEBHOOK_SECRET: required in production")
+		}
+		if truthy(getenv("DEMO_PAYMENTS")) {
+			bad("DEMO_PAYMENTS: demo payments cannot be enabled in production")
+		}
+	} else if c.StripeSecret == "" {
+		c.DemoPayments = true
+	}
+	c.HoldMinutes = intVar(get("HOLD_MINUTES", "30"), 30, 1440, "HOLD_MINUTES", bad)
+	c.TrustProxy = boolVar(get("TRUST_PROXY", "false"), "TRUST_PROXY", bad)
+	c.CookieSecure = boolVar(get("COOKIE_SECURE", strconv.FormatBool(c.Production())), "COOKIE_SECURE", bad)
+	if c.Production() && !c.CookieSecure {
+		bad("COOKIE_SECURE: cannot be false in production")
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL", "info"))); err != nil {
+		bad("LOG_LEVEL: must be debug, info, warn or error")
+	}
+	c.DBMaxConns = int32(intVar(get("DB_MAX_CONNS", "20"), 2, 1000, "DB_MAX_CONNS", bad))
+	c.MetricsAddr = get("METRICS_ADDR", "")
+	c.MetricsToken = get("METRICS_TOKEN", "")
+	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {
+		bad("METRICS_TOKEN: must be at least 16 characters")
+	}
+	grace, err := time.ParseDuration(get("SHUTDOWN_GRACE", "20s"))
+	if err != nil || grace < 0 || grace > 10*time.Minute {
+		bad("SHUTDOWN_GRACE: must be a duration up to 10m, like 20s")
+	}
+	c.ShutdownGrace = grace
+	c.WebhookFloodPerMinute = intVar(get("WEBHOOK_FLOOD_PER_MINUTE", "60"), 1, 100000, "WEBHOOK_FLOOD_PER_MINUTE", bad)
+	c.LoginPerMinute = intVar(get("LOGIN_PER_MINUTE", "5"), 1, 10000, "LOGIN_PER_MINUTE", bad)
+
+	if len(problems) > 0 {
+		return nil, errors.New(strings.Join(problems, "\n"))
+	}
+	return c, nil
+}
+
+func intVar(s string, lo, hi int, name string, bad func(string, ...any)) int {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < lo || n > hi {
+		bad("%s: must be a whole number from %d to %d, got %q", name, lo, hi, s)
+		return lo
+	}
+	return n
+}
+
+func boolVar(s, name string, bad func(string, ...any)) bool {
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		bad("%s: must be true or false, got %q", name, s)
+	}
+	return b
+}
+
+func truthy(s string) bool { b, _ := strconv.ParseBool(strings.TrimSpace(s)); return b }

@@ -1,0 +1,175 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/subtle"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/bookingplatform/booking/internal/booking"
+)
+
+func (s *Server) handleLivez(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.DB.Ping(ctx); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "db": "down"})
+		return nil
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
+
+func (s *Server) handleResourceList(w http.ResponseWriter, r *http.Request) error {
+	items, err := s.Service.Store.ListResources(r.Context(), false)
+	if err != nil {
+		return err
+	}
+	if items == nil {
+		items = []booking.Resource{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": items})
+	return nil
+}
+
+func (s *Server) handleAvailability(w http.ResponseWriter, r *http.Request) error {
+	a, err := s.Service.Availability(r.Context(), r.PathValue("id"), r.URL.Query().Get("date"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, a)
+	return nil
+}
+
+// bookingRequest is the wire form of POST /api/bookings; startsAt is parsed
+// during validation so a bad timestamp is reported on its field.
+type bookingRequest struct {
+	ResourceID string           `json:"resourceId"`
+	StartsAt   string           `json:"startsAt"`
+	Customer   booking.Customer `json:"customer"`
+}
+
+// DecodeBookingRequest decodes and checks the body of POST /api/bookings.
+func DecodeBookingRequest(w http.ResponseWriter, r *http.Request) (booking.CreateRequest, error) {
+	var in bookingRequest
+	if err := decodeJSON(w, r, &in); err != nil {
+		return booking.CreateRequest{}, err
+	}
+	req := booking.CreateRequest{ResourceID: in.ResourceID, Customer: in.Customer}
+	if in.StartsAt != "" {
+		t, err := time.Parse(time.RFC3339, in.StartsAt)
+		if err != nil {
+			v := booking.ValidationError{}
+			v.Add("startsAt", "Must be an RFC 3339 timestamp, like 2030-01-31T09:00:00Z.")
+			in.Customer.Validate(v, "customer.")
+			if !booking.IsUUID(strings.TrimSpace(in.ResourceID)) {
+				v.Add("resourceId", "Must be the id of a resource.")
+			}
+			return req, v.Err()
+		}
+		req.StartsAt = t
+	}
+	return req, nil
+}
+
+func idempotencyKey(r *http.Request) (string, error) {
+	k := r.Header.Get("Idempotency-Key")
+	if k == "" {
+		return "", nil
+	}
+	if len(k) > 255 || strings.ContainsFunc(k, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
+		return "", &booking.Error{Code: booking.EValidation, Message: "Some fields are invalid.",
+			Fields: map[string]string{"Idempotency-Key": "Must be 1-255 visible ASCII characters."}}
+	}
+	return k, nil
+}
+
+func (s *Server) handleBookingCreate(w http.ResponseWriter, r *http.Request) error {
+	key, err := idempotencyKey(r)
+	if err != nil {
+		return err
+	}
+	req, err := DecodeBookingRequest(w, r)
+	if err != nil {
+		return err
+	}
+	out, replay, err := s.Service.CreateBooking(r.Context(), req, key, booking.Cause{Kind: booking.CauseAPI, Ref: RequestID(r.Context())})
+	if err != nil {
+		return err
+	}
+	s.Metrics.Transition(string(booking.StatusPending))
+	if replay != nil {
+		w.Header().Set("Idempotent-Replayed", "true")
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusCreated)
+		_, _ = w.Write(replay)
+		return nil
+	}
+	writeJSON(w, http.StatusCreated, out)
+	return nil
+}
+
+func (s *Server) handleBookingGet(w http.ResponseWriter, r *http.Request) error {
+	b, err := s.Service.GetBooking(r.Context(), r.PathValue("id"), r.URL.Query().Get("token"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"booking": b})
+	return nil
+}
+
+func (s *Server) handleCompatCheckout(w http.ResponseWriter, r *http.Request) error {
+	key, err := idempotencyKey(r)
+	if err != nil {
+		return err
+	}
+	var req booking.CompatRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	out, replay, err := s.Service.CreateCompat(r.Context(), req, key, booking.Cause{Kind: booking.CauseAPI, Ref: RequestID(r.Context())})
+	if err != nil {
+		return err
+	}
+	if replay != nil {
+		var prev booking.Created
+		if err := jsonUnmarshal(replay, &prev); err != nil {
+			return err
+		}
+		out = &prev
+	}
+	sid := ""
+	if out.Booking.StripeSessionID != nil {
+		sid = *out.Booking.StripeSessionID
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"url": out.CheckoutURL, "stripeSessionId": sid, "bookingId": out.Booking.ID})
+	return nil
+}
+
+func (s *Server) handleCheckoutReturn(w http.ResponseWriter, r *http.Request) error {
+	b, err := s.Service.ReturnFromCheckout(r.Context(), r.URL.Query().Get("session_id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"bookingId": b.ID, "reference": b.Reference, "status": b.Status})
+	return nil
+}
+
+// requireBearer opens next only to requests with the bearer token.
+func (s *Server) requireBearer(token string, next http.Handler) http.Handler {
+	return s.Handle(func(w http.ResponseWriter, r *http.Request) error {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
+			return booking.Errorf(booking.EUnauthenticated, "A valid bearer token is required.")
+		}
+		next.ServeHTTP(w, r)
+		return nil
+	})
+}

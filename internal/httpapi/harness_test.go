@@ -1,0 +1,259 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stripe/stripe-go/v85"
+	"github.com/stripe/stripe-go/v85/webhook"
+
+	"github.com/bookingplatform/booking/internal/booking"
+	"github.com/bookingplatform/booking/internal/httpapi"
+	"github.com/bookingplatform/booking/internal/payment"
+	"github.com/bookingplatform/booking/internal/pgtest"
+	"github.com/bookingplatform/booking/internal/postgres"
+)
+
+const testSecret = "whsec_test_secret"
+
+// stripeMockURL is the local stripe-mock the tests call (STRIPE_MOCK_URL).
+func stripeMockURL() string {
+	if u := os.Getenv("STRIPE_MOCK_URL"); u != "" {
+		return u
+	}
+	return "http://127.0.0.1:12111"
+}
+
+// testBundle is what most tests need: a fresh database, a server on it and
+// a resource.
+type testBundle struct {
+	db       *postgres.DB
+	srv      *httptest.Server
+	api      *httpapi.Server
+	resource *booking.Resource
+	logs     *syncBuffer
+}
+
+type setupOpts struct {
+	payments booking.Payments // default: stripe-mock
+	db       *postgres.DB     // default: a fresh database
+	now      func() time.Time
+}
+
+// syncBuffer is a goroutine-safe log sink for assertions on log lines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func setup(t testing.TB, o setupOpts) *testBundle {
+	t.Helper()
+	db := o.db
+	if db == nil {
+		db = pgtest.NewDB(t)
+	}
+	if o.payments == nil {
+		o.payments = payment.NewStripe(payment.StripeOpts{SecretKey: "sk_test_123", APIBase: stripeMockURL(),
+			AppURL: "http://localhost:3000", Timeout: 5 * time.Second})
+	}
+	if o.now == nil {
+		o.now = time.Now
+	}
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	api := &httpapi.Server{
+		Service:  &booking.Service{Store: db, Payments: o.payments, Logger: log, Hold: 30 * time.Minute, Now: o.now},
+		DB:       db,
+		Verifier: &payment.Verifier{Secrets: []string{testSecret}},
+		Logger:   log,
+		Metrics:  httpapi.NewMetrics(),
+	}
+	srv := httptest.NewServer(api.Handler())
+	t.Cleanup(srv.Close)
+	return &testBundle{db: db, srv: srv, api: api, resource: pgtest.CreateResource(t, db, pgtest.ResourceOpts{}), logs: logs}
+}
+
+// sessionEvent builds a Stripe-shaped checkout.session.* event.
+type sessionEvent struct {
+	ID            string
+	Type          string
+	SessionID     string
+	BookingID     string
+	PaymentStatus string // default "paid"
+	Amount        int64
+	Currency      string
+	APIVersion    string // default: the SDK's
+}
+
+func (e sessionEvent) payload() []byte {
+	if e.PaymentStatus == "" {
+		e.PaymentStatus = "paid"
+	}
+	if e.Currency == "" {
+		e.Currency = "eur"
+	}
+	if e.APIVersion == "" {
+		e.APIVersion = stripe.APIVersion
+	}
+	status := "complete"
+	if e.Type == booking.EventCheckoutExpired {
+		status = "expired"
+	}
+	ev := map[string]any{
+		"id": e.ID, "object": "event", "type": e.Type, "api_version": e.APIVersion,
+		"created": time.Now().Unix(), "livemode": false, "pending_webhooks": 1,
+		"data": map[string]any{"object": map[string]any{
+			"id": e.SessionID, "object": "checkout.session", "client_reference_id": e.BookingID,
+			"metadata": map[string]string{"booking_id": e.BookingID}, "payment_status": e.PaymentStatus,
+			"status": status, "amount_total": e.Amount, "currency": e.Currency, "mode": "payment",
+			"payment_intent": "pi_" + strings.TrimPrefix(e.SessionID, "cs_"),
+		}},
+	}
+	b, _ := json.Marshal(ev)
+	return b
+}
+
+// sign returns the Stripe-Signature header for payload, signed now.
+func sign(payload []byte, secret string) string {
+	return webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: payload, Secret: secret, Timestamp: time.Now()}).Header
+}
+
+type webhookReply struct {
+	status  int
+	Outcome string `json:"outcome"`
+	Error   string `json:"error"`
+}
+
+// deliver POSTs a signed event to /webhook and decodes the answer.
+func (tb *testBundle) deliver(t testing.TB, payload []byte, header string) webhookReply {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, tb.srv.URL+"/webhook", bytes.NewReader(payload))
+	req.Header.Set("Content-Type", "application/json")
+	if header != "" {
+		req.Header.Set("Stripe-Signature", header)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Errorf("deliver: %v", err)
+		return webhookReply{}
+	}
+	defer resp.Body.Close()
+	var r webhookReply
+	body, _ := io.ReadAll(resp.Body)
+	_ = json.Unmarshal(body, &r)
+	r.status = resp.StatusCode
+	return r
+}
+
+// deliverEvent signs and delivers e.
+func (tb *testBundle) deliverEvent(t testing.TB, e sessionEvent) webhookReply {
+	t.Helper()
+	p := e.payload()
+	return tb.deliver(t, p, sign(p, testSecret))
+}
+
+// paidEvent is a checkout.session.completed (paid) event for b.
+func paidEvent(id string, b *booking.Booking) sessionEvent {
+	return sessionEvent{ID: id, Type: booking.EventCheckoutCompleted, SessionID: *b.StripeSessionID,
+		BookingID: b.ID, Amount: b.AmountTotal, Currency: b.Currency}
+}
+
+// status reads a booking's status from the database.
+func (tb *testBundle) status(t testing.TB, id string) booking.Status {
+	t.Helper()
+	b, err := tb.db.FindBooking(context.Background(), id)
+	if err != nil {
+		t.Fatalf("find booking %s: %v", id, err)
+	}
+	return b.Status
+}
+
+// doJSON sends a JSON request and decodes a JSON answer into out (may be nil).
+func (tb *testBundle) doJSON(t testing.TB, method, path string, body any, header http.Header, out any) *http.Response {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		j, _ := json.Marshal(b)
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, tb.srv.URL+path, rd)
+	if err != nil {
+		t.Fatalf("new request: %v", err)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if out != nil && len(raw) > 0 {
+		if err := json.Unmarshal(raw, out); err != nil {
+			t.Fatalf("%s %s: decode %q: %v", method, path, raw, err)
+		}
+	}
+	return resp
+}
+
+// apiError is the API's error body.
+type apiError struct {
+	Error     string            `json:"error"`
+	Message   string            `json:"message"`
+	RequestID string            `json:"requestId"`
+	Fields    map[string]string `json:"fields"`
+}
+
+// futureSlot returns a whole-hour UTC slot start n days ahead.
+func futureSlot(days, hour int) time.Time {
+	d := time.Now().UTC().AddDate(0, 0, days)
+	return time.Date(d.Year(), d.Month(), d.Day(), hour, 0, 0, 0, time.UTC)
+}
+
+func bookingBody(resourceID string, startsAt time.Time) map[string]any {
+	return map[string]any{
+		"resourceId": resourceID, "startsAt": startsAt.Format(time.RFC3339),
+		"customer": map[string]string{"firstName": "Ada", "lastName": "Lovelace", "email": "ada@example.com"},
+	}
+}
+
+var _ = fmt.Sprintf
+
+// createTestBooking inserts a pending booking with a Checkout Session id.
+func createTestBooking(t testing.TB, tb *testBundle) *booking.Booking {
+	t.Helper()
+	return pgtest.CreateBooking(t, tb.db, tb.resource, pgtest.BookingOpts{})
+}

@@ -1,0 +1,33 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/bookingplatform/booking/internal/booking"
+)
+
+// routes registers every route of the public API and the webhook.
+func (s *Server) routes(mux *http.ServeMux) {
+	mux.Handle("GET /health", s.Handle(s.handleHealth))
+	mux.Handle("GET /livez", s.Handle(s.handleLivez))
+
+	mux.Handle("GET /api/resources", s.Handle(s.handleResourceList))
+	mux.Handle("GET /api/resources/{id}/availability", s.Handle(s.handleAvailability))
+	mux.Handle("POST /api/bookings", s.Handle(s.handleBookingCreate))
+	mux.Handle("GET /api/bookings/{id}", s.Handle(s.handleBookingGet))
+	mux.Handle("POST /create-checkout-session", s.Handle(s.handleCompatCheckout))
+	mux.Handle("GET /checkout/return", s.Handle(s.handleCheckoutReturn))
+
+	mux.Handle("POST /webhook", http.HandlerFunc(s.handleWebhook))
+	mux.Handle("POST /webhooks/stripe", http.HandlerFunc(s.handleWebhook))
+
+	if s.MetricsToken != "" {
+		mux.Handle("GET /metrics", s.requireBearer(s.MetricsToken, promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{})))
+	}
+
+	mux.Handle("/", s.Handle(func(w http.ResponseWriter, r *http.Request) error {
+		return booking.Errorf(booking.ENotFound, "No such route.")
+	}))
+}

@@ -1,0 +1,88 @@
+// Package httpapi is the HTTP face of the product: the public booking API, the
+// Stripe webhook, health checks and the staff API. Handlers return errors; one
+// table maps error codes to statuses and one writer renders them.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/bookingplatform/booking/internal/booking"
+)
+
+// Pinger reports whether the database answers.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// WebhookVerifier checks a webhook signature and parses the event.
+type WebhookVerifier interface {
+	Verify(payload []byte, header string) (*booking.PaymentEvent, error)
+}
+
+// Server serves the HTTP API.
+type Server struct {
+	Service    *booking.Service
+	DB         Pinger
+	Verifier   WebhookVerifier
+	Logger     *slog.Logger
+	Metrics    *Metrics
+	Version    string
+	Production bool
+	TrustProxy bool
+	// WebhookFlood throttles badly signed webhook requests per client address.
+	WebhookFlood *Limiter
+	// MetricsToken, when set, opens GET /metrics on this listener to bearers.
+	MetricsToken string
+	// Extra registers further routes (staff API, pages) on the same mux.
+	Extra func(mux *http.ServeMux, s *Server)
+}
+
+// handlerFunc is an HTTP handler that returns an error to be rendered.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// Handle adapts h: a returned error is written as the API's error body, and
+// internal errors are logged with the request id.
+func (s *Server) Handle(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.WriteError(w, r, err)
+		}
+	})
+}
+
+// WriteError renders err as {"error","message","requestId","fields"}.
+func (s *Server) WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	id := RequestID(r.Context())
+	status, body := errorResponse(err, id)
+	if status >= 500 {
+		s.Logger.ErrorContext(r.Context(), "request failed", "request_id", id, "code", body.Error, "err", err)
+	}
+	if status == http.StatusTooManyRequests && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", "60")
+	}
+	writeJSON(w, status, body)
+}
+
+// Handler returns the complete HTTP handler with middleware.
+func (s *Server) Handler() http.Handler {
+	if s.Metrics == nil {
+		s.Metrics = NewMetrics()
+	}
+	if s.WebhookFlood == nil {
+		s.WebhookFlood = NewLimiter(60)
+	}
+	mux := http.NewServeMux()
+	s.routes(mux)
+	if s.Extra != nil {
+		s.Extra(mux, s)
+	}
+	cop := http.NewCrossOriginProtection()
+	cop.AddInsecureBypassPattern("POST /webhook")
+	cop.AddInsecureBypassPattern("POST /webhooks/stripe")
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.WriteError(w, r, booking.Errorf(booking.EForbidden, "Cross-origin requests are not allowed."))
+	}))
+	return s.observe(s.secureHeaders(cop.Handler(mux)))
+}

@@ -1,0 +1,199 @@
+package postgres
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/bookingplatform/booking/internal/booking"
+)
+
+const bookingColumns = `id::text, reference, resource_id::text, starts_at, ends_at, status, amount_total, currency,
+	hold_expires_at, stripe_session_id, coalesce(checkout_url, ''), customer_first_name, customer_last_name,
+	customer_email, coalesce(review_reason, ''), created_at, updated_at`
+
+func scanBooking(row pgx.CollectableRow) (booking.Booking, error) {
+	var b booking.Booking
+	err := row.Scan(&b.ID, &b.Reference, &b.ResourceID, &b.StartsAt, &b.EndsAt, &b.Status, &b.AmountTotal,
+		&b.Currency, &b.HoldExpiresAt, &b.StripeSessionID, &b.CheckoutURL, &b.Customer.FirstName,
+		&b.Customer.LastName, &b.Customer.Email, &b.ReviewReason, &b.CreatedAt, &b.UpdatedAt)
+	b.StartsAt, b.EndsAt, b.HoldExpiresAt = b.StartsAt.UTC(), b.EndsAt.UTC(), b.HoldExpiresAt.UTC()
+	b.CreatedAt, b.UpdatedAt = b.CreatedAt.UTC(), b.UpdatedAt.UTC()
+	return b, err
+}
+
+const busyRangesSQL = `
+SELECT starts_at, ends_at FROM bookings
+WHERE resource_id = $1
+  AND status IN ('pending', 'awaiting_payment', 'confirmed')
+  AND NOT (status = 'pending' AND hold_expires_at <= $4)
+  AND tstzrange(starts_at, ends_at, '[)') && tstzrange($2, $3, '[)')`
+
+// BusyRanges lists the ranges held by active bookings of a resource that
+// overlap [from, to); pending holds that lapsed before now do not count.
+func (db *DB) BusyRanges(ctx context.Context, resourceID string, from, to, now time.Time) ([]booking.Slot, error) {
+	rows, _ := db.Pool.Query(ctx, busyRangesSQL, resourceID, from, to, now)
+	s, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (booking.Slot, error) {
+		var s booking.Slot
+		err := row.Scan(&s.StartsAt, &s.EndsAt)
+		return s, err
+	})
+	return s, interpretError(err)
+}
+
+const claimIdemKeySQL = `
+INSERT INTO idempotency_keys (key, request_hash) VALUES ($1, $2)
+ON CONFLICT (key) DO UPDATE
+    SET request_hash = EXCLUDED.request_hash, booking_id = NULL, response = NULL, created_at = now()
+    WHERE idempotency_keys.created_at < now() - interval '24 hours'
+RETURNING true`
+
+const readIdemKeySQL = `SELECT request_hash, response FROM idempotency_keys WHERE key = $1`
+
+// releaseLapsedSQL expires pending holds that lapsed and overlap a range, so a
+// lapsed hold never blocks a new booking even when no webhook or sweep ran.
+const releaseLapsedSQL = `
+UPDATE bookings
+SET status = 'expired', status_cause = 'system', status_cause_ref = 'hold_lapsed', updated_at = now()
+WHERE resource_id = $1 AND status = 'pending' AND hold_expires_at <= now()
+  AND tstzrange(starts_at, ends_at, '[)') && tstzrange($2, $3, '[)')`
+
+const insertBookingSQL = `
+INSERT INTO bookings (reference, resource_id, starts_at, ends_at, status, amount_total, currency, hold_expires_at,
+    customer_first_name, customer_last_name, customer_email, customer_token_hash, status_cause, status_cause_ref)
+VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9, $10, $11, $12, $13)
+RETURNING ` + bookingColumns
+
+const bindIdemKeySQL = `UPDATE idempotency_keys SET booking_id = $2 WHERE key = $1`
+
+// CreateHold holds a slot as a pending booking. Errors: slot_unavailable,
+// idempotency_key_reused, idempotency_key_in_use.
+func (db *DB) CreateHold(ctx context.Context, h booking.NewHold) (*booking.HoldResult, error) {
+	var out booking.HoldResult
+	err := db.Transact(ctx, func(tx pgx.Tx) error {
+		out = booking.HoldResult{}
+		if h.IdemKey != "" {
+			var claimed bool
+			err := tx.QueryRow(ctx, claimIdemKeySQL, h.IdemKey, h.RequestHash).Scan(&claimed)
+			if errors.Is(err, pgx.ErrNoRows) {
+				var hash, answer []byte
+				if err := tx.QueryRow(ctx, readIdemKeySQL, h.IdemKey).Scan(&hash, &answer); err != nil {
+					return err
+				}
+				switch {
+				case !bytes.Equal(hash, h.RequestHash):
+					return booking.Errorf(booking.EIdempotencyReused, "This Idempotency-Key was used with a different request.")
+				case answer == nil:
+					return booking.Errorf(booking.EIdempotencyPending, "A request with this Idempotency-Key is in progress; retry shortly.")
+				}
+				out.Replay = answer
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if _, err := tx.Exec(ctx, releaseLapsedSQL, h.Resource.ID, h.Slot.StartsAt, h.Slot.EndsAt); err != nil {
+			return err
+		}
+		rows, _ := tx.Query(ctx, insertBookingSQL, h.Reference, h.Resource.ID, h.Slot.StartsAt, h.Slot.EndsAt,
+			h.Resource.PriceAmount, h.Resource.Currency, h.HoldUntil, h.Customer.FirstName, h.Customer.LastName,
+			h.Customer.Email, h.TokenHash, h.Cause.Kind, h.Cause.Ref)
+		b, err := pgx.CollectExactlyOneRow(rows, scanBooking)
+		if err != nil {
+			return err
+		}
+		out.Booking = &b
+		if h.IdemKey != "" {
+			if _, err := tx.Exec(ctx, bindIdemKeySQL, h.IdemKey, b.ID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+const attachCheckoutSQL = `
+UPDATE bookings SET stripe_session_id = $2, checkout_url = $3, updated_at = now()
+WHERE id = $1 AND (stripe_session_id IS NULL OR stripe_session_id = $2)`
+
+const storeIdemAnswerSQL = `UPDATE idempotency_keys SET response = $2 WHERE key = $1`
+
+// AttachCheckout records a booking's Checkout Session and the idempotent answer.
+func (db *DB) AttachCheckout(ctx context.Context, bookingID, sessionID, url, idemKey string, answer []byte) error {
+	return db.Transact(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, attachCheckoutSQL, bookingID, sessionID, url); err != nil {
+			return err
+		}
+		if idemKey != "" {
+			if _, err := tx.Exec(ctx, storeIdemAnswerSQL, idemKey, answer); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+const releaseHoldSQL = `
+UPDATE bookings SET status = 'cancelled', status_cause = $2, status_cause_ref = $3, updated_at = now()
+WHERE id = $1 AND status = 'pending'`
+
+const forgetIdemKeySQL = `DELETE FROM idempotency_keys WHERE key = $1 AND booking_id = $2`
+
+// ReleaseHold cancels a pending booking and forgets its idempotency key.
+func (db *DB) ReleaseHold(ctx context.Context, bookingID, idemKey string, cause booking.Cause) error {
+	return db.Transact(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, releaseHoldSQL, bookingID, cause.Kind, cause.Ref); err != nil {
+			return err
+		}
+		if idemKey != "" {
+			if _, err := tx.Exec(ctx, forgetIdemKeySQL, idemKey, bookingID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+const findBookingByTokenSQL = `SELECT ` + bookingColumns + ` FROM bookings WHERE id = $1 AND customer_token_hash = $2`
+
+// FindBookingByToken returns a booking when tokenHash matches. Errors: not_found.
+func (db *DB) FindBookingByToken(ctx context.Context, id string, tokenHash []byte) (*booking.Booking, error) {
+	return db.findBooking(ctx, findBookingByTokenSQL, id, tokenHash)
+}
+
+const findBookingBySessionSQL = `SELECT ` + bookingColumns + ` FROM bookings WHERE stripe_session_id = $1`
+
+// FindBookingBySession returns the booking of a Checkout Session. Errors: not_found.
+func (db *DB) FindBookingBySession(ctx context.Context, sessionID string) (*booking.Booking, error) {
+	return db.findBooking(ctx, findBookingBySessionSQL, sessionID)
+}
+
+const findBookingSQL = `SELECT ` + bookingColumns + ` FROM bookings WHERE id = $1`
+
+// FindBooking returns the booking with id. Errors: not_found.
+func (db *DB) FindBooking(ctx context.Context, id string) (*booking.Booking, error) {
+	if !booking.IsUUID(id) {
+		return nil, booking.Errorf(booking.ENotFound, "Booking not found.")
+	}
+	return db.findBooking(ctx, findBookingSQL, id)
+}
+
+func (db *DB) findBooking(ctx context.Context, sql string, args ...any) (*booking.Booking, error) {
+	rows, _ := db.Pool.Query(ctx, sql, args...)
+	b, err := pgx.CollectExactlyOneRow(rows, scanBooking)
+	if err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, booking.Errorf(booking.ENotFound, "Booking not found.")
+		}
+		return nil, interpretError(err)
+	}
+	return &b, nil
+}

@@ -1,0 +1,144 @@
+// Package postgres implements the booking store on PostgreSQL through pgx.
+// SQL lives beside the method that runs it; driver errors are translated into
+// booking errors once, in interpretError.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/bookingplatform/booking/internal/booking"
+)
+
+// DB is the store: a pgx pool plus the queries of the product.
+type DB struct {
+	Pool *pgxpool.Pool
+}
+
+// PoolOpts tunes the connection pool.
+type PoolOpts struct {
+	MaxConns int32
+}
+
+// Open connects to PostgreSQL and checks the connection.
+func Open(ctx context.Context, url string, opts PoolOpts) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("parse database url: %w", errors.New(redactParseError(err)))
+	}
+	if opts.MaxConns > 0 {
+		cfg.MaxConns = opts.MaxConns
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
+	}
+	if cfg.ConnConfig.RuntimeParams == nil {
+		cfg.ConnConfig.RuntimeParams = map[string]string{}
+	}
+	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
+		cfg.ConnConfig.RuntimeParams["application_name"] = "booking"
+	}
+	// A stuck statement must not hold a request forever.
+	if _, ok := cfg.ConnConfig.RuntimeParams["statement_timeout"]; !ok {
+		cfg.ConnConfig.RuntimeParams["statement_timeout"] = "15000"
+	}
+	if _, ok := cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"]; !ok {
+		cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = "30000"
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to database: %w", err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := pool.Ping(pctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to database: %w", err)
+	}
+	return &DB{Pool: pool}, nil
+}
+
+// redactParseError keeps a connection string's password out of error text.
+func redactParseError(error) string { return "invalid connection string" }
+
+// Close closes the pool.
+func (db *DB) Close() { db.Pool.Close() }
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	return interpretError(db.Pool.Ping(ctx))
+}
+
+// Transact runs fn in a transaction, committing when fn returns nil. A
+// serialization failure or deadlock is retried a few times.
+func (db *DB) Transact(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	var err error
+	for attempt := 0; attempt < 4; attempt++ {
+		err = pgx.BeginFunc(ctx, db.Pool, fn)
+		if !retryable(err) {
+			break
+		}
+		time.Sleep(time.Duration(attempt+1) * 5 * time.Millisecond)
+	}
+	return interpretError(err)
+}
+
+func retryable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01")
+}
+
+// interpretError translates driver errors into booking errors: no rows →
+// not_found, the overlap constraint → slot_unavailable, a lost or refused
+// connection → unavailable. Anything else is returned wrapped as internal.
+func interpretError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var be *booking.Error
+	if errors.As(err, &be) {
+		return err
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return booking.WrapError(booking.ENotFound, "Not found.", err)
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch {
+		case pgErr.Code == "23P01" && pgErr.ConstraintName == "bookings_no_overlap":
+			return booking.WrapError(booking.ESlotUnavailable, "This slot is no longer available.", err)
+		case pgErr.Code == "23505":
+			return booking.WrapError(booking.EConflict, "This already exists.", err)
+		case pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03" || strings.HasPrefix(pgErr.Code, "08"):
+			return booking.WrapError(booking.EUnavailable, "The service is temporarily unavailable.", err)
+		case pgErr.Code == "57014": // statement timeout / cancel
+			return booking.WrapError(booking.EUnavailable, "The service is temporarily unavailable.", err)
+		}
+		return err
+	}
+	if pgconn.Timeout(err) || isConnError(err) {
+		return booking.WrapError(booking.EUnavailable, "The service is temporarily unavailable.", err)
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return booking.WrapError(booking.EUnavailable, "The service is temporarily unavailable.", err)
+	}
+	return err
+}
+
+func isConnError(err error) bool {
+	var netErr net.Error
+	var connErr *pgconn.ConnectError
+	return errors.As(err, &netErr) || errors.As(err, &connErr) ||
+		errors.Is(err, net.ErrClosed) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, pgx.ErrTxClosed) || pgconn.SafeToRetry(err) ||
+		strings.Contains(err.Error(), "closed pool") || strings.Contains(err.Error(), "conn closed")
+}

@@ -1,0 +1,106 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/bookingplatform/booking/internal/booking"
+)
+
+const resourceColumns = `id::text, slug, name, description, price_amount, currency, duration_minutes, timezone, weekly_hours, active`
+
+func scanResource(row pgx.CollectableRow) (booking.Resource, error) {
+	var r booking.Resource
+	var hours []byte
+	err := row.Scan(&r.ID, &r.Slug, &r.Name, &r.Description, &r.PriceAmount, &r.Currency,
+		&r.DurationMinutes, &r.Timezone, &hours, &r.Active)
+	if err != nil {
+		return r, err
+	}
+	if err := json.Unmarshal(hours, &r.WeeklyHours); err != nil {
+		return r, fmt.Errorf("decode weekly hours of resource %s: %w", r.ID, err)
+	}
+	if r.WeeklyHours == nil {
+		r.WeeklyHours = []booking.OpenSpan{}
+	}
+	return r, nil
+}
+
+const listResourcesSQL = `SELECT ` + resourceColumns + ` FROM resources WHERE active OR $1 ORDER BY is_default DESC, name, id`
+
+// ListResources returns resources by name, the default first; inactive ones only when asked.
+func (db *DB) ListResources(ctx context.Context, includeInactive bool) ([]booking.Resource, error) {
+	rows, _ := db.Pool.Query(ctx, listResourcesSQL, includeInactive)
+	rs, err := pgx.CollectRows(rows, scanResource)
+	return rs, interpretError(err)
+}
+
+const findResourceSQL = `SELECT ` + resourceColumns + ` FROM resources WHERE id = $1`
+
+// FindResource returns the resource with id. Errors: not_found.
+func (db *DB) FindResource(ctx context.Context, id string) (*booking.Resource, error) {
+	if !booking.IsUUID(id) {
+		return nil, booking.Errorf(booking.ENotFound, "Resource not found.")
+	}
+	rows, _ := db.Pool.Query(ctx, findResourceSQL, id)
+	r, err := pgx.CollectExactlyOneRow(rows, scanResource)
+	if err != nil {
+		if booking.ErrorCode(interpretError(err)) == booking.ENotFound {
+			return nil, booking.Errorf(booking.ENotFound, "Resource not found.")
+		}
+		return nil, interpretError(err)
+	}
+	return &r, nil
+}
+
+const defaultResourceSQL = `SELECT ` + resourceColumns + ` FROM resources WHERE active ORDER BY is_default DESC, created_at, id LIMIT 1`
+
+// DefaultResource returns the default resource (or the oldest active one).
+// Errors: not_found when no resource is active.
+func (db *DB) DefaultResource(ctx context.Context) (*booking.Resource, error) {
+	rows, _ := db.Pool.Query(ctx, defaultResourceSQL)
+	r, err := pgx.CollectExactlyOneRow(rows, scanResource)
+	if err != nil {
+		if booking.ErrorCode(interpretError(err)) == booking.ENotFound {
+			return nil, booking.Errorf(booking.ENotFound, "No resource is open for booking.")
+		}
+		return nil, interpretError(err)
+	}
+	return &r, nil
+}
+
+const createResourceSQL = `
+INSERT INTO resources (slug, name, description, price_amount, currency, duration_minutes, timezone, weekly_hours, active, is_default)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+RETURNING ` + resourceColumns
+
+// CreateResource inserts a resource. isDefault makes it the resource of the
+// compatibility route. Errors: conflict (slug taken).
+func (db *DB) CreateResource(ctx context.Context, r *booking.Resource, isDefault bool) (*booking.Resource, error) {
+	hours, err := json.Marshal(r.WeeklyHours)
+	if err != nil {
+		return nil, err
+	}
+	rows, _ := db.Pool.Query(ctx, createResourceSQL, r.Slug, r.Name, r.Description, r.PriceAmount,
+		r.Currency, r.DurationMinutes, r.Timezone, hours, r.Active, isDefault)
+	out, err := pgx.CollectExactlyOneRow(rows, scanResource)
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	return &out, nil
+}
+
+const findResourceBySlugSQL = `SELECT ` + resourceColumns + ` FROM resources WHERE slug = $1`
+
+// FindResourceBySlug returns the resource with slug. Errors: not_found.
+func (db *DB) FindResourceBySlug(ctx context.Context, slug string) (*booking.Resource, error) {
+	rows, _ := db.Pool.Query(ctx, findResourceBySlugSQL, slug)
+	r, err := pgx.CollectExactlyOneRow(rows, scanResource)
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	return &r, nil
+}
