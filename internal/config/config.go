@@ -60,6 +60,8 @@ var Vars = []struct{ Name, Default, Help string }{
 	{"SHUTDOWN_GRACE", "20s", "how long in-flight requests may finish on SIGTERM"},
 	{"WEBHOOK_FLOOD_PER_MINUTE", "60", "badly signed webhook requests allowed per client address per minute"},
 	{"LOGIN_PER_MINUTE", "5", "login attempts per client address per minute"},
+	{"DEMO_PAYMENTS", "true in development without STRIPE_SECRET_KEY", "local demo checkout instead of Stripe; refused in production"},
+	{"ENV_FILE", ".env", "file of KEY=value lines read at start; the environment wins over it"},
 }
 
 // Load reads and validates the configuration. All problems are reported
@@ -123,11 +125,14 @@ func Load(getenv func(string) string) (*Config, error) {
 		if len(c.WebhookSecret) == 0 {
 			bad("STRIPE_WEBHOOK_SECRET: required in production")
 		}
-		if truthy(getenv("DEMO_PAYMENTS")) {
+		if truthy(get("DEMO_PAYMENTS", "")) {
 			bad("DEMO_PAYMENTS: demo payments cannot be enabled in production")
 		}
-	} else if c.StripeSecret == "" {
-		c.DemoPayments = true
+	} else {
+		c.DemoPayments = boolVar(get("DEMO_PAYMENTS", strconv.FormatBool(c.StripeSecret == "")), "DEMO_PAYMENTS", bad)
+		if !c.DemoPayments && c.StripeSecret == "" {
+			bad("STRIPE_SECRET_KEY: required when DEMO_PAYMENTS is false")
+		}
 	}
 	c.HoldMinutes = intVar(get("HOLD_MINUTES", "30"), 30, 1440, "HOLD_MINUTES", bad)
 	c.TrustProxy = boolVar(get("TRUST_PROXY", "false"), "TRUST_PROXY", bad)
