@@ -1,0 +1,128 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/stripe/stripe-go/v85"
+)
+
+var (
+	rePgbenchTx     = regexp.MustCompile(`number of transactions actually processed: (\d+)`)
+	rePgbenchFailed = regexp.MustCompile(`number of failed transactions: (\d+)`)
+	rePgbenchAvg    = regexp.MustCompile(`latency average = ([0-9.]+) ms`)
+	rePgbenchTPS    = regexp.MustCompile(`tps = ([0-9.]+)`)
+)
+
+// runPgbench runs the script with c clients for the given seconds. Each
+// transaction takes booking cs_pgb_<n> with n = base + k*c + client_id, k
+// counting that client's transactions from 1, so no two touch the same row.
+func runPgbench(ctx context.Context, bin, script, dbURL string, c, seconds int, base int64, r *PgbenchResult) {
+	dir, err := os.MkdirTemp("", "webhookbench-pgbench-")
+	if err != nil {
+		r.Error = err.Error()
+		return
+	}
+	defer os.RemoveAll(dir)
+	sample := eventPayload("evt_pgb_000000000", "cs_pgb_000000000", bookingID("cs_pgb_000000000"), 0)
+	cs := strconv.Itoa(c)
+	args := []string{"-n", "-M", "prepared", "-c", cs, "-j", cs, "-T", strconv.Itoa(seconds), "-f", script,
+		"-D", "k=0", "-D", "clients=" + cs, "-D", "base=" + strconv.FormatInt(base, 10),
+		"-D", "etype=checkout.session.completed", "-D", "livemode=false", "-D", "source=webhook",
+		"-D", "created=" + time.Now().UTC().Format(time.RFC3339), "-D", "apiver=" + stripe.APIVersion,
+		"-D", "payload=\\x" + hex.EncodeToString(sample),
+		"-D", "next=confirmed", "-D", "outcome=processed", "-D", "replay=false",
+		"-l", "--log-prefix=" + filepath.Join(dir, "pgb")}
+	shown := make([]string, len(args))
+	for i, a := range args {
+		if strings.HasPrefix(a, "payload=") {
+			a = fmt.Sprintf("payload=<%d-byte event as bytea>", len(sample))
+		}
+		if strings.HasPrefix(a, "--log-prefix=") {
+			a = "--log-prefix=<tmp>/pgb"
+		}
+		shown[i] = a
+	}
+	r.Command = "pgbench " + strings.Join(shown, " ") + " booking_bench"
+
+	busy := startBusy()
+	cmd := exec.CommandContext(ctx, bin, append(args, withAppName(dbURL, "pgbench"))...)
+	out, err := cmd.CombinedOutput()
+	r.MachineBusy = busy.share()
+	text := string(out)
+	if m := rePgbenchTx.FindStringSubmatch(text); m != nil {
+		r.Transactions, _ = strconv.Atoi(m[1])
+	}
+	if m := rePgbenchFailed.FindStringSubmatch(text); m != nil {
+		r.Failed, _ = strconv.Atoi(m[1])
+	}
+	if m := rePgbenchAvg.FindStringSubmatch(text); m != nil {
+		r.AvgMs, _ = strconv.ParseFloat(m[1], 64)
+	}
+	if m := rePgbenchTPS.FindStringSubmatch(text); m != nil {
+		r.TPS, _ = strconv.ParseFloat(m[1], 64)
+	}
+	if err != nil || r.Transactions == 0 || strings.Contains(text, "aborted") {
+		r.Error = fmt.Sprintf("pgbench failed (%v): %s", err, lastLines(text, 6))
+		return
+	}
+	lat, err := pgbenchLatencies(dir)
+	if err != nil {
+		r.Error = err.Error()
+		return
+	}
+	if len(lat) > 0 {
+		slices.Sort(lat)
+		r.P50Ms = float64(percentile(lat, 0.50)) / 1000
+		r.P99Ms = float64(percentile(lat, 0.99)) / 1000
+	}
+}
+
+// pgbenchLatencies reads the per-transaction logs (-l): the third field of
+// each line is the latency in microseconds.
+func pgbenchLatencies(dir string) ([]int64, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "pgb.*"))
+	if err != nil {
+		return nil, err
+	}
+	var lat []int64
+	for _, name := range files {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, err
+		}
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			fields := strings.Fields(sc.Text())
+			if len(fields) < 3 {
+				continue
+			}
+			if us, err := strconv.ParseInt(fields[2], 10, 64); err == nil {
+				lat = append(lat, us)
+			}
+		}
+		f.Close()
+		if err := sc.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return lat, nil
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " | ")
+}

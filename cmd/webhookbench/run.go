@@ -1,0 +1,387 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bookingplatform/booking/internal/postgres"
+)
+
+// Results is everything one run measured; report renders it.
+type Results struct {
+	Started      time.Time `json:"started"`
+	Seconds      int       `json:"seconds"`
+	PayloadBytes int       `json:"payloadBytes"`
+	Machine      Machine   `json:"machine"`
+	Levels       []Level   `json:"levels"`
+}
+
+// Machine describes where the run happened.
+type Machine struct {
+	CPUs     int    `json:"cpus"`
+	Model    string `json:"model"`
+	MemTotal string `json:"memTotal"`
+	Postgres string `json:"postgres"`
+	Go       string `json:"go"`
+	Kernel   string `json:"kernel"`
+}
+
+// Level holds the two measurements of one concurrency level.
+type Level struct {
+	Concurrency int           `json:"concurrency"`
+	Webhook     WebhookResult `json:"webhook"`
+	Pgbench     PgbenchResult `json:"pgbench"`
+}
+
+// WebhookResult is the HTTP side of a level.
+type WebhookResult struct {
+	Prepared   int     `json:"prepared"`
+	Sent       int     `json:"sent"`
+	OK         int     `json:"ok"`
+	Errors     int     `json:"errors"`
+	FirstError string  `json:"firstError,omitempty"`
+	Seconds    float64 `json:"seconds"`
+	PerSec     float64 `json:"perSec"`
+	MeanMs     float64 `json:"meanMs"`
+	P50Ms      float64 `json:"p50Ms"`
+	P99Ms      float64 `json:"p99Ms"`
+	MaxMs      float64 `json:"maxMs"`
+	// ServerCPUUs is the server process's CPU time (user+system) per event.
+	ServerCPUUs float64 `json:"serverCpuUsPerEvent"`
+	// MachineBusy is the share of all CPUs that was busy during the phase.
+	MachineBusy float64 `json:"machineBusy"`
+	VerifyError string  `json:"verifyError,omitempty"`
+}
+
+// PgbenchResult is the pgbench side of a level.
+type PgbenchResult struct {
+	Command      string  `json:"command"`
+	Prepared     int     `json:"prepared"`
+	Transactions int     `json:"transactions"`
+	Failed       int     `json:"failed"`
+	TPS          float64 `json:"tps"`
+	AvgMs        float64 `json:"avgMs"`
+	P50Ms        float64 `json:"p50Ms"`
+	P99Ms        float64 `json:"p99Ms"`
+	MachineBusy  float64 `json:"machineBusy"`
+	Error        string  `json:"error,omitempty"`
+}
+
+// Valid reports whether both sides of the level answered correctly.
+func (l *Level) Valid() bool {
+	return l.Webhook.Errors == 0 && l.Webhook.VerifyError == "" && l.Webhook.Sent > 0 &&
+		l.Pgbench.Error == "" && l.Pgbench.Failed == 0 && l.Pgbench.Transactions > 0
+}
+
+const benchAmount, benchCurrency = 4500, "eur"
+
+// prepareSQL creates a resource and count pending bookings on it, one hour
+// apart (so the no-overlap constraint holds), with session ids prefix||n and
+// ids md5(prefix||n)::uuid for n in [from, to].
+const prepareSQL = `
+WITH r AS (
+    INSERT INTO resources (slug, name, price_amount, currency, duration_minutes, timezone)
+    VALUES ($1, 'Benchmark room', 4500, 'eur', 60, 'UTC')
+    RETURNING id
+)
+INSERT INTO bookings (id, reference, resource_id, starts_at, ends_at, status, amount_total, currency, hold_expires_at,
+    stripe_session_id, customer_first_name, customer_last_name, customer_email, customer_token_hash, status_cause, status_cause_ref)
+SELECT md5($2::text || g)::uuid, 'BK-' || upper(left(md5('ref:' || $2::text || g), 12)), r.id,
+    timestamptz '2100-01-01 00:00:00+00' + (g - $3::bigint) * interval '1 hour',
+    timestamptz '2100-01-01 01:00:00+00' + (g - $3::bigint) * interval '1 hour',
+    'pending', 4500, 'eur', now() + interval '1 day', $2::text || g, 'Bench', 'Customer', 'bench@example.com',
+    sha256(convert_to('token:' || $2::text || g, 'UTF8')), 'api', ''
+FROM r, generate_series($3::bigint, $4::bigint) AS g`
+
+// bookingID is the id prepareSQL gives the booking of sessionID.
+func bookingID(sessionID string) string {
+	h := md5.Sum([]byte(sessionID))
+	s := hex.EncodeToString(h[:])
+	return s[0:8] + "-" + s[8:12] + "-" + s[12:16] + "-" + s[16:20] + "-" + s[20:32]
+}
+
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dbURL := fs.String("db", "", "database URL of the benchmark database (required)")
+	baseURL := fs.String("url", "", "base URL of the running server, e.g. http://127.0.0.1:18080 (required)")
+	secret := fs.String("secret", "", "the server's STRIPE_WEBHOOK_SECRET (required)")
+	levelsFlag := fs.String("levels", "1,8,32", "comma-separated concurrency levels")
+	seconds := fs.Int("seconds", 15, "length of each timed phase")
+	firstEvents := fs.Int("events", 8000, "bookings prepared for the first level (later levels scale from the measured rate)")
+	maxEvents := fs.Int("max-events", 100000, "upper bound on bookings prepared for one phase")
+	script := fs.String("script", "bench/apply_event.sql", "pgbench script mirroring the webhook transaction")
+	pgbenchBin := fs.String("pgbench", "pgbench", "pgbench binary")
+	serverPID := fs.Int("server-pid", 0, "PID of the server, to measure its CPU time")
+	out := fs.String("out", "", "write the results as JSON to this file (required)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *dbURL == "" || *baseURL == "" || *secret == "" || *out == "" {
+		fs.Usage()
+		return errors.New("-db, -url, -secret and -out are required")
+	}
+	if _, err := os.Stat(*script); err != nil {
+		return fmt.Errorf("pgbench script: %w", err)
+	}
+	var levels []int
+	for _, s := range strings.Split(*levelsFlag, ",") {
+		c, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || c < 1 || c > 256 {
+			return fmt.Errorf("invalid level %q", s)
+		}
+		levels = append(levels, c)
+	}
+
+	db, err := postgres.Open(ctx, withAppName(*dbURL, "webhookbench"), postgres.PoolOpts{MaxConns: 4})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	res := Results{Started: time.Now().UTC(), Seconds: *seconds, Machine: machineInfo(ctx, db)}
+	res.PayloadBytes = len(eventPayload("evt_bench_sample_000000", "cs_test_bench_sample_000000", bookingID("x"), 0))
+	dur := time.Duration(*seconds) * time.Second
+	events := *firstEvents
+	logf := func(format string, args ...any) { fmt.Fprintf(stderr, "==> "+format+"\n", args...) }
+
+	for i, c := range levels {
+		lv := Level{Concurrency: c}
+
+		// Webhook phase.
+		prefix := fmt.Sprintf("cs_test_bench_c%d_", c)
+		n := clamp(events, 1000, *maxEvents)
+		logf("c=%d: preparing %d pending bookings for the webhook run", c, n)
+		if err := prepare(ctx, db, fmt.Sprintf("bench-wh-c%d", c), prefix, 1, int64(n)); err != nil {
+			return err
+		}
+		lv.Webhook.Prepared = n
+		sessions := make([]string, n)
+		for j := range sessions {
+			sessions[j] = prefix + strconv.Itoa(j+1)
+		}
+		logf("c=%d: firing signed webhooks for %ds", c, *seconds)
+		sent, err := fireWebhooks(ctx, *baseURL, *secret, sessions, c, dur, *serverPID, &lv.Webhook)
+		if err != nil {
+			return err
+		}
+		if err := verifyWebhooks(ctx, db, fmt.Sprintf("bench-wh-c%d", c), sent); err != nil {
+			lv.Webhook.VerifyError = err.Error()
+		}
+		logf("c=%d: webhook %.0f events/s, p50 %.2f ms, p99 %.2f ms, %d errors%s", c, lv.Webhook.PerSec,
+			lv.Webhook.P50Ms, lv.Webhook.P99Ms, lv.Webhook.Errors, suffix(lv.Webhook.VerifyError))
+
+		// pgbench phase: same statements, fresh bookings.
+		m := clamp(int(lv.Webhook.PerSec*float64(*seconds)*4)+10000, 10000, *maxEvents)
+		base := int64(i+1) * 100_000_000
+		logf("c=%d: preparing %d pending bookings for pgbench", c, m)
+		if err := prepare(ctx, db, fmt.Sprintf("bench-pgb-c%d", c), "cs_pgb_", base, base+int64(m)+int64(c)); err != nil {
+			return err
+		}
+		lv.Pgbench.Prepared = m
+		logf("c=%d: pgbench for %ds", c, *seconds)
+		runPgbench(ctx, *pgbenchBin, *script, *dbURL, c, *seconds, base, &lv.Pgbench)
+		if lv.Pgbench.Error == "" {
+			if err := verifyPgbench(ctx, db, fmt.Sprintf("bench-pgb-c%d", c), lv.Pgbench.Transactions); err != nil {
+				lv.Pgbench.Error = err.Error()
+			}
+		}
+		logf("c=%d: pgbench %.0f TPS, avg %.2f ms, p99 %.2f ms%s", c, lv.Pgbench.TPS, lv.Pgbench.AvgMs,
+			lv.Pgbench.P99Ms, suffix(lv.Pgbench.Error))
+
+		res.Levels = append(res.Levels, lv)
+		events = int(lv.Webhook.PerSec*float64(*seconds)*2.5) + 2000
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+
+	b, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(*out, b, 0o644); err != nil {
+		return err
+	}
+	for _, lv := range res.Levels {
+		if !lv.Valid() {
+			fmt.Fprintf(stdout, "level %d is INVALID: see %s\n", lv.Concurrency, *out)
+		}
+	}
+	return nil
+}
+
+func suffix(s string) string {
+	if s == "" {
+		return ""
+	}
+	return " — ERROR: " + s
+}
+
+func clamp(v, lo, hi int) int { return max(lo, min(v, hi)) }
+
+// withAppName sets application_name on a postgres URL unless present.
+func withAppName(raw, name string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	q := u.Query()
+	if q.Get("application_name") == "" {
+		q.Set("application_name", name)
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+// prepare inserts the bookings of one phase, then analyzes and checkpoints
+// so both phases start from fresh statistics and a clean WAL state.
+func prepare(ctx context.Context, db *postgres.DB, slug, prefix string, from, to int64) error {
+	if _, err := db.Pool.Exec(ctx, prepareSQL, slug, prefix, from, to); err != nil {
+		return fmt.Errorf("prepare bookings: %w", err)
+	}
+	for _, q := range []string{"ANALYZE bookings", "ANALYZE payments", "ANALYZE webhook_events", "CHECKPOINT"} {
+		if _, err := db.Pool.Exec(ctx, q); err != nil {
+			return fmt.Errorf("%s: %w", q, err)
+		}
+	}
+	return nil
+}
+
+// verifyWebhooks checks that exactly the sessions sent were confirmed, each
+// with one payment and one processed ledger row, and nothing else changed.
+func verifyWebhooks(ctx context.Context, db *postgres.DB, slug string, sent []string) error {
+	const q = `
+SELECT
+    (SELECT count(*) FROM bookings WHERE stripe_session_id = ANY($2) AND status = 'confirmed'),
+    (SELECT count(*) FROM bookings b JOIN resources r ON r.id = b.resource_id WHERE r.slug = $1 AND b.status <> 'pending'),
+    (SELECT count(*) FROM payments WHERE stripe_session_id = ANY($2) AND amount = 4500 AND currency = 'eur'),
+    (SELECT count(*) FROM webhook_events WHERE stripe_session_id = ANY($2) AND outcome = 'processed' AND booking_id IS NOT NULL)`
+	var confirmed, changed, payments, ledger int
+	if err := db.Pool.QueryRow(ctx, q, slug, sent).Scan(&confirmed, &changed, &payments, &ledger); err != nil {
+		return fmt.Errorf("verify: %w", err)
+	}
+	n := len(sent)
+	if confirmed != n || changed != n || payments != n || ledger != n {
+		return fmt.Errorf("sent %d events but found %d confirmed bookings (%d non-pending), %d payments, %d processed ledger rows",
+			n, confirmed, changed, payments, ledger)
+	}
+	return nil
+}
+
+// verifyPgbench checks that every pgbench transaction confirmed one booking.
+func verifyPgbench(ctx context.Context, db *postgres.DB, slug string, transactions int) error {
+	const q = `SELECT count(*) FROM bookings b JOIN resources r ON r.id = b.resource_id WHERE r.slug = $1 AND b.status = 'confirmed'`
+	var confirmed int
+	if err := db.Pool.QueryRow(ctx, q, slug).Scan(&confirmed); err != nil {
+		return fmt.Errorf("verify pgbench: %w", err)
+	}
+	if confirmed != transactions {
+		return fmt.Errorf("pgbench reported %d transactions but %d bookings were confirmed", transactions, confirmed)
+	}
+	return nil
+}
+
+func machineInfo(ctx context.Context, db *postgres.DB) Machine {
+	m := Machine{CPUs: runtime.NumCPU(), Go: runtime.Version()}
+	if f, err := os.Open("/proc/cpuinfo"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.Model = strings.TrimSpace(v)
+				break
+			}
+		}
+		f.Close()
+	}
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+				kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+				m.MemTotal = fmt.Sprintf("%.1f GiB", kb/1024/1024)
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(b))
+	}
+	_ = db.Pool.QueryRow(ctx, "SELECT current_setting('server_version')").Scan(&m.Postgres)
+	return m
+}
+
+// processTicks returns the user+system clock ticks of process pid.
+func processTicks(pid int) int64 {
+	if pid <= 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name, which is in parentheses and may hold spaces.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return u + st
+}
+
+// machineTicks returns the busy and total clock ticks of all CPUs.
+func machineTicks() (busy, total int64) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	for i, v := range f[1:] {
+		n, _ := strconv.ParseInt(v, 10, 64)
+		if i >= 8 { // guest time is already counted in user
+			break
+		}
+		total += n
+		if i != 3 && i != 4 { // idle, iowait
+			busy += n
+		}
+	}
+	return busy, total
+}
+
+// clockTick is USER_HZ, 100 on every Linux architecture Go supports.
+const clockTick = 100
+
+// busyMeter measures the busy share of all CPUs over a phase.
+type busyMeter struct{ busy, total int64 }
+
+func startBusy() busyMeter {
+	b, t := machineTicks()
+	return busyMeter{b, t}
+}
+
+func (m busyMeter) share() float64 {
+	b, t := machineTicks()
+	if t <= m.total {
+		return 0
+	}
+	return float64(b-m.busy) / float64(t-m.total)
+}
