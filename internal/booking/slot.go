@@ -77,9 +77,12 @@ func (r *Resource) SlotsOn(y int, mo time.Month, d int) ([]Slot, error) {
 		if err != nil {
 			continue
 		}
+		// The window closes at an instant: a daylight-saving jump inside the
+		// window shifts the wall clock, so a slot must also end by then.
+		closeAt := time.Date(y, mo, d, end/60, end%60, 0, 0, loc)
 		for m := start; m+r.DurationMinutes <= end; m += r.DurationMinutes {
 			st, ok := wallTime(y, mo, d, m, loc)
-			if !ok {
+			if !ok || st.Add(dur).After(closeAt) {
 				continue
 			}
 			slots = append(slots, Slot{StartsAt: st.UTC(), EndsAt: st.Add(dur).UTC()})

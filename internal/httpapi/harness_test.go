@@ -257,3 +257,114 @@ func createTestBooking(t testing.TB, tb *testBundle) *booking.Booking {
 	t.Helper()
 	return pgtest.CreateBooking(t, tb.db, tb.resource, pgtest.BookingOpts{})
 }
+
+// createdBooking is the 201 answer of POST /api/bookings.
+type createdBooking struct {
+	Booking       booking.Booking `json:"booking"`
+	CheckoutURL   string          `json:"checkoutUrl"`
+	CustomerToken string          `json:"customerToken"`
+}
+
+// book creates a booking of resourceID at startsAt through the API and fails
+// t unless the answer is 201.
+func (tb *testBundle) book(t testing.TB, resourceID string, startsAt time.Time) createdBooking {
+	t.Helper()
+	var c createdBooking
+	resp := tb.doJSON(t, http.MethodPost, "/api/bookings", bookingBody(resourceID, startsAt), nil, &c)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("book %s at %s: status %d", resourceID, startsAt.Format(time.RFC3339), resp.StatusCode)
+	}
+	return c
+}
+
+// rawResult is an HTTP answer read without a testing.TB.
+type rawResult struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// rawDo sends a request and reads the whole answer; it does not touch a
+// testing.TB, so it is safe to call from any goroutine.
+func (tb *testBundle) rawDo(method, path string, body []byte, header http.Header) (rawResult, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequest(method, tb.srv.URL+path, rd)
+	if err != nil {
+		return rawResult{}, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return rawResult{}, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	return rawResult{status: resp.StatusCode, header: resp.Header, body: raw}, err
+}
+
+// leakMarkers are fragments that must never reach a client in an error body.
+var leakMarkers = []string{"goroutine", ".go:", "panic", "runtime.", "sqlstate", "select ", "insert ", "pgx", "pgconn",
+	"constraint", "sk_test", "sk_live", "whsec", "127.0.0.1", "dial tcp", "connection refused", "stripe-go"}
+
+// checkAPIError asserts the error contract of SPEC §4: the status, the code,
+// a message, a requestId equal to the X-Request-Id header, a JSON content
+// type, and no internals in the message or fields.
+func checkAPIError(t testing.TB, resp *http.Response, got apiError, status int, code string) {
+	t.Helper()
+	if resp.StatusCode != status {
+		t.Errorf("status %d, want %d (body %+v)", resp.StatusCode, status, got)
+	}
+	if got.Error != code {
+		t.Errorf("error code %q, want %q (body %+v)", got.Error, code, got)
+	}
+	if strings.TrimSpace(got.Message) == "" {
+		t.Errorf("empty message (body %+v)", got)
+	}
+	if hid := resp.Header.Get("X-Request-Id"); hid == "" || got.RequestID != hid {
+		t.Errorf("requestId %q, X-Request-Id header %q: want equal and non-empty", got.RequestID, hid)
+	}
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		t.Errorf("Content-Type %q, want application/json", ct)
+	}
+	texts := []string{got.Message}
+	for k, v := range got.Fields {
+		texts = append(texts, k+" "+v)
+	}
+	for _, s := range texts {
+		for _, m := range leakMarkers {
+			if strings.Contains(strings.ToLower(s), m) {
+				t.Errorf("error text %q leaks %q", s, m)
+			}
+		}
+	}
+}
+
+// availabilityOf returns the free slots of a resource on a date, failing t
+// unless the answer is 200.
+func (tb *testBundle) availabilityOf(t testing.TB, resourceID, date string) []booking.Slot {
+	t.Helper()
+	var a booking.Availability
+	resp := tb.doJSON(t, http.MethodGet, "/api/resources/"+resourceID+"/availability?date="+date, nil, nil, &a)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("availability of %s on %s: status %d", resourceID, date, resp.StatusCode)
+	}
+	return a.Slots
+}
+
+// hasSlotAt reports whether slots holds one starting at start.
+func hasSlotAt(slots []booking.Slot, start time.Time) bool {
+	for _, s := range slots {
+		if s.StartsAt.Equal(start) {
+			return true
+		}
+	}
+	return false
+}
