@@ -1,0 +1,202 @@
+package httpapi_test
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/bookingplatform/booking/internal/booking"
+	"github.com/bookingplatform/booking/internal/httpapi"
+)
+
+// matrixRow is one row of the role matrix in docs/ROUTES.md.
+type matrixRow struct {
+	method, path string
+	// want is the expected status with no session, then as READONLY, OPS, ADMIN.
+	want [4]int
+}
+
+// matrixPrincipals are the columns of the matrix after Method and Path.
+var matrixPrincipals = []booking.Role{"", booking.RoleReadonly, booking.RoleOps, booking.RoleAdmin}
+
+// readRoleMatrix parses the table between the role-matrix markers.
+func readRoleMatrix(t *testing.T) []matrixRow {
+	t.Helper()
+	raw, err := os.ReadFile("../../docs/ROUTES.md")
+	if err != nil {
+		t.Fatalf("read docs/ROUTES.md: %v", err)
+	}
+	doc := string(raw)
+	start := strings.Index(doc, "<!-- role-matrix:start -->")
+	end := strings.Index(doc, "<!-- role-matrix:end -->")
+	if start < 0 || end < start {
+		t.Fatal("docs/ROUTES.md: role-matrix markers not found")
+	}
+	var rows []matrixRow
+	for i, line := range strings.Split(doc[start:end], "\n")[1:] {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		cells := strings.Split(strings.Trim(line, "|"), "|")
+		for j := range cells {
+			cells[j] = strings.TrimSpace(cells[j])
+		}
+		if len(cells) != 6 {
+			t.Fatalf("docs/ROUTES.md matrix line %d: %d cells, want 6: %q", i, len(cells), line)
+		}
+		if i == 0 {
+			if want := []string{"Method", "Path", "No session", "READONLY", "OPS", "ADMIN"}; !slices.Equal(cells, want) {
+				t.Fatalf("matrix header %q, want %q", cells, want)
+			}
+			continue
+		}
+		if strings.HasPrefix(cells[0], "---") {
+			continue
+		}
+		r := matrixRow{method: cells[0], path: cells[1]}
+		for k := 0; k < 4; k++ {
+			n, err := strconv.Atoi(cells[2+k])
+			if err != nil {
+				t.Fatalf("matrix %s %s: status %q", r.method, r.path, cells[2+k])
+			}
+			r.want[k] = n
+		}
+		rows = append(rows, r)
+	}
+	if len(rows) == 0 {
+		t.Fatal("docs/ROUTES.md: empty role matrix")
+	}
+	return rows
+}
+
+// TestStaffRoleMatrix checks that docs/ROUTES.md lists exactly the staff
+// routes of httpapi.StaffRoutes with their roles, then sends every row's
+// request with no session and as each role and expects the documented status.
+func TestStaffRoleMatrix(t *testing.T) {
+	t.Parallel()
+	rows := readRoleMatrix(t)
+
+	routes := map[string][]booking.Role{}
+	for _, rt := range httpapi.StaffRoutes() {
+		routes[rt.Method+" "+rt.Path] = rt.Roles
+	}
+	seen := map[string]bool{}
+	for _, r := range rows {
+		key := r.method + " " + r.path
+		roles, ok := routes[key]
+		if !ok {
+			t.Fatalf("docs/ROUTES.md lists %s, which the server does not register", key)
+		}
+		if seen[key] {
+			t.Fatalf("docs/ROUTES.md lists %s twice", key)
+		}
+		seen[key] = true
+		if r.want[0] != http.StatusUnauthorized {
+			t.Errorf("%s: no-session column says %d, the server answers 401", key, r.want[0])
+		}
+		for k, role := range matrixPrincipals[1:] {
+			allowed := slices.Contains(roles, role)
+			got := r.want[k+1]
+			if allowed != (got >= 200 && got < 300) || (!allowed && got != http.StatusForbidden) {
+				t.Errorf("%s: %s column says %d but the role is allowed=%v", key, role, got, allowed)
+			}
+		}
+	}
+	for key := range routes {
+		if !seen[key] {
+			t.Errorf("docs/ROUTES.md lacks the staff route %s", key)
+		}
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+
+	tb := staffSetup(t, staffOpts{})
+	accounts := map[booking.Role]staffAccount{}
+	for _, role := range booking.Roles {
+		accounts[role] = staffCreate(t, tb.db, role)
+	}
+	// A stored event to replay.
+	paid := createTestBooking(t, tb)
+	if r := tb.deliverEvent(t, paidEvent("evt_matrix_1", paid)); r.status != 200 {
+		t.Fatalf("deliver: %+v", r)
+	}
+	var seq int
+	uniq := func() string { seq++; return strconv.Itoa(seq) }
+
+	// request builds a fresh request for a row: fixtures are created per
+	// request so that every allowed call can succeed.
+	request := map[string]func(t *testing.T) (string, any){
+		"GET /auth/me":            func(*testing.T) (string, any) { return "/auth/me", nil },
+		"POST /auth/logout":       func(*testing.T) (string, any) { return "/auth/logout", nil },
+		"GET /api/admin/bookings": func(*testing.T) (string, any) { return "/api/admin/bookings?status=pending&limit=5", nil },
+		"GET /reservations":       func(*testing.T) (string, any) { return "/reservations?limit=5", nil },
+		"GET /api/admin/payment-events": func(*testing.T) (string, any) {
+			return "/api/admin/payment-events?type=checkout.session.completed", nil
+		},
+		"GET /payments": func(*testing.T) (string, any) { return "/payments?outcome=processed", nil },
+		"POST /api/admin/bookings/{id}/cancel": func(t *testing.T) (string, any) {
+			return "/api/admin/bookings/" + createTestBooking(t, tb).ID + "/cancel", nil
+		},
+		"POST /api/admin/payment-events/{id}/replay": func(*testing.T) (string, any) {
+			return "/api/admin/payment-events/evt_matrix_1/replay", nil
+		},
+		"GET /api/admin/resources": func(*testing.T) (string, any) { return "/api/admin/resources", nil },
+		"POST /api/admin/resources": func(*testing.T) (string, any) {
+			return "/api/admin/resources", map[string]any{"slug": "matrix-" + uniq(), "name": "Court", "priceAmount": 2500,
+				"currency": "eur", "durationMinutes": 30, "timezone": "Europe/Paris",
+				"weeklyHours": []map[string]any{{"weekday": 1, "start": "08:00", "end": "12:00"}}}
+		},
+		"PATCH /api/admin/resources/{id}": func(*testing.T) (string, any) {
+			return "/api/admin/resources/" + tb.resource.ID, map[string]any{"description": "Updated " + uniq()}
+		},
+		"GET /api/admin/users":      func(*testing.T) (string, any) { return "/api/admin/users", nil },
+		"GET /api/admin/users/{id}": func(*testing.T) (string, any) { return "/api/admin/users/" + accounts[booking.RoleOps].ID, nil },
+		"POST /api/admin/users": func(*testing.T) (string, any) {
+			return "/api/admin/users", map[string]any{"email": "new-" + uniq() + "@example.com", "role": "READONLY"}
+		},
+		"PATCH /api/admin/users/{id}": func(t *testing.T) (string, any) {
+			return "/api/admin/users/" + staffCreate(t, tb.db, booking.RoleReadonly).ID, map[string]any{"role": "OPS"}
+		},
+		"GET /admin/metrics": func(*testing.T) (string, any) { return "/admin/metrics", nil },
+	}
+	for key := range routes {
+		if request[key] == nil {
+			t.Fatalf("no request for %s in the matrix test", key)
+		}
+	}
+
+	cells := 0
+	for _, r := range rows {
+		for k, role := range matrixPrincipals {
+			name := fmt.Sprintf("%s %s as %s", r.method, r.path, map[bool]string{true: "no session", false: string(role)}[role == ""])
+			t.Run(name, func(t *testing.T) {
+				path, body := request[r.method+" "+r.path](t)
+				c := newStaffClient(tb)
+				if role != "" {
+					c = staffLoginAs(t, tb, accounts[role])
+				}
+				var e apiError
+				resp := c.do(t, r.method, path, body, nil, &e)
+				if resp.StatusCode != r.want[k] {
+					t.Fatalf("status %d (%s: %s), want %d", resp.StatusCode, e.Error, e.Message, r.want[k])
+				}
+				switch r.want[k] {
+				case http.StatusUnauthorized:
+					staffCheckError(t, name, resp, e, 401, "unauthenticated")
+				case http.StatusForbidden:
+					staffCheckError(t, name, resp, e, 403, "forbidden")
+				}
+			})
+			cells++
+		}
+	}
+	if want := len(rows) * len(matrixPrincipals); cells != want || len(rows) != len(routes) {
+		t.Fatalf("walked %d cells of %d rows, want %d cells of %d routes", cells, len(rows), want, len(routes))
+	}
+}

@@ -1,0 +1,50 @@
+package payment
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+
+	"github.com/stripe/stripe-go/v85"
+
+	"github.com/bookingplatform/booking/internal/booking"
+)
+
+// Refund refunds a PaymentIntent through the Stripe Refunds API, with the
+// request's idempotency key so that a retried refund returns the first one.
+// The recorded amount and currency are Stripe's.
+// Errors: payment_provider_error.
+func (s *Stripe) Refund(ctx context.Context, req booking.RefundRequest) (*booking.Refund, error) {
+	p := &stripe.RefundCreateParams{PaymentIntent: stripe.String(req.PaymentIntentID)}
+	if req.Amount > 0 {
+		p.Amount = stripe.Int64(req.Amount)
+	}
+	p.AddMetadata("booking_id", req.BookingID)
+	if req.IdempotencyKey != "" {
+		p.SetIdempotencyKey(req.IdempotencyKey)
+	}
+	r, err := s.sc.V1Refunds.Create(ctx, p)
+	if err != nil {
+		return nil, providerError("create refund", err)
+	}
+	out := &booking.Refund{ID: r.ID, Amount: r.Amount, Currency: string(r.Currency), Status: string(r.Status)}
+	if out.Amount == 0 {
+		out.Amount = req.Amount
+	}
+	if out.Currency == "" {
+		out.Currency = req.Currency
+	}
+	return out, nil
+}
+
+// Refund returns a demo refund of the whole request. Its id is derived from
+// the idempotency key, so a retried refund is the same refund.
+func (d *Demo) Refund(ctx context.Context, req booking.RefundRequest) (*booking.Refund, error) {
+	key := req.IdempotencyKey
+	if key == "" {
+		key = booking.RefundIdempotencyKey(req.BookingID)
+	}
+	sum := sha256.Sum256([]byte("demo-refund\x00" + key))
+	return &booking.Refund{ID: "re_demo_" + hex.EncodeToString(sum[:12]), Amount: req.Amount,
+		Currency: req.Currency, Status: "succeeded"}, nil
+}
