@@ -15,6 +15,7 @@ import (
 	"github.com/joho/godotenv"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/bookingplatform/booking/internal/auth"
 	"github.com/bookingplatform/booking/internal/booking"
 	"github.com/bookingplatform/booking/internal/config"
 	"github.com/bookingplatform/booking/internal/httpapi"
@@ -125,6 +126,15 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		mode = "demo"
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "env", cfg.Env, "payments", mode, "version", version, "app_url", cfg.AppURL)
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	sweepDone := make(chan struct{})
+	go func() {
+		defer close(sweepDone)
+		if cfg.SweepInterval > 0 {
+			db.RunHoldSweep(sweepCtx, cfg.SweepInterval, log)
+		}
+	}()
+	defer func() { stopSweep(); <-sweepDone }()
 
 	select {
 	case err := <-errc:
@@ -146,12 +156,15 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 // newApp wires the service and HTTP server from the configuration.
 func newApp(cfg *config.Config, db *postgres.DB, log *slog.Logger) (*httpapi.Server, error) {
 	var pay booking.Payments
+	var demo *payment.Demo
 	secrets := cfg.WebhookSecret
 	if cfg.DemoPayments {
-		pay = &payment.Demo{AppURL: cfg.AppURL}
 		if len(secrets) == 0 {
 			secrets = []string{demoWebhookSecret()}
 		}
+		// The demo checkout signs with the secret the verifier tries first.
+		demo = &payment.Demo{AppURL: cfg.AppURL, WebhookSecret: secrets[0]}
+		pay = demo
 	} else {
 		pay = payment.NewStripe(payment.StripeOpts{SecretKey: cfg.StripeSecret, APIBase: cfg.StripeAPIBase, AppURL: cfg.AppURL})
 	}
@@ -163,14 +176,23 @@ func newApp(cfg *config.Config, db *postgres.DB, log *slog.Logger) (*httpapi.Ser
 		Store: db, Payments: pay, Logger: log,
 		Hold: time.Duration(cfg.HoldMinutes) * time.Minute, Now: time.Now,
 	}
-	return &httpapi.Server{
+	refunder, _ := pay.(booking.Refunder)
+	svc.Refunder = refunder // refunds late payments for a slot taken meanwhile
+	app := &httpapi.Server{
 		Service: svc, DB: db, Logger: log, Metrics: httpapi.NewMetrics(), Version: version,
 		Verifier:     &payment.Verifier{Secrets: secrets},
 		Production:   cfg.Production(),
 		TrustProxy:   cfg.TrustProxy,
 		WebhookFlood: httpapi.NewLimiter(cfg.WebhookFloodPerMinute),
 		MetricsToken: cfg.MetricsToken,
-	}, nil
+		Sessions:     auth.NewSessions(db.SessionStore(5*time.Minute), auth.SessionOpts{Secure: cfg.CookieSecure}, nil),
+		Auth:         &auth.Authenticator{Store: db},
+		Admin:        &booking.Admin{Store: db, Refunder: refunder, Logger: log},
+		LoginLimiter: httpapi.NewLimiter(cfg.LoginPerMinute),
+	}
+	app.Demo = demo
+	app.Metrics.Registry.MustRegister(db.PoolCollector())
+	return app, nil
 }
 
 // demoWebhookSecret is a per-process secret for demo payments.

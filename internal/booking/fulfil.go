@@ -47,6 +47,18 @@ type PaymentEvent struct {
 	AmountTotal     int64
 	Currency        string
 	PaymentIntentID string
+
+	// Charge fields (charge.refunded); PaymentIntentID and Currency are shared.
+	ChargeID       string
+	ChargeAmount   int64    // amount captured
+	AmountRefunded int64    // cumulative, as Stripe reports it
+	Refunds        []Refund // refunds.data, when the payload includes the list
+
+	// Dispute fields (charge.dispute.created); PaymentIntentID, ChargeID and
+	// Currency are shared.
+	DisputeID     string
+	DisputeAmount int64
+	DisputeReason string
 }
 
 // IsCheckout reports whether the event concerns a Checkout Session.
@@ -81,6 +93,9 @@ type Plan struct {
 	FallbackNext    Status
 	FallbackOutcome Outcome
 	FallbackDetail  string
+	// AutoRefund asks for the payment to be refunded automatically, after the
+	// transaction commits, when the booking ends in needs_review.
+	AutoRefund bool
 }
 
 // Decide returns what event ev does to booking b. paymentRecorded says whether
@@ -121,8 +136,9 @@ func Decide(b *Booking, ev *PaymentEvent, paymentRecorded bool) Plan {
 
 func decidePaid(b *Booking, ev *PaymentEvent, paymentRecorded bool) Plan {
 	if paymentRecorded {
-		// The effect of this session was applied by an earlier event.
-		return Plan{Outcome: OutcomeDuplicate}
+		// The effect of this session was applied by an earlier event. A late
+		// payment still waiting for its automatic refund is retried.
+		return Plan{Outcome: OutcomeDuplicate, AutoRefund: b.Status == StatusNeedsReview && b.ReviewReason == ReasonSlotTaken}
 	}
 	if ev.AmountTotal != b.AmountTotal || ev.Currency != b.Currency {
 		detail := "paid " + formatMoney(ev.AmountTotal, ev.Currency) + ", expected " + formatMoney(b.AmountTotal, b.Currency)
@@ -139,7 +155,8 @@ func decidePaid(b *Booking, ev *PaymentEvent, paymentRecorded bool) Plan {
 	case StatusExpired:
 		return Plan{
 			Next: StatusConfirmed, RecordPayment: true, Outcome: OutcomeProcessed, Detail: "paid after hold expiry; slot still free",
-			FallbackNext: StatusNeedsReview, FallbackOutcome: OutcomeNeedsReview, FallbackDetail: "paid after hold expiry; slot taken meanwhile",
+			FallbackNext: StatusNeedsReview, FallbackOutcome: OutcomeNeedsReview, FallbackDetail: ReasonSlotTaken,
+			AutoRefund: true,
 		}
 	default: // cancelled, payment_failed, refunded, needs_review
 		next := StatusNeedsReview

@@ -34,6 +34,8 @@ type Store interface {
 	// ApplyEvent stores ev in the ledger and applies decide's plan to the
 	// matched booking in one transaction. A known event id is a duplicate.
 	ApplyEvent(ctx context.Context, ev *PaymentEvent, decide DecideFunc) (*EventResult, error)
+	// RefundStore records the automatic refund of a late payment.
+	RefundStore
 }
 
 // DecideFunc chooses the plan for an event on a locked booking.
@@ -101,6 +103,9 @@ type Service struct {
 	Logger   *slog.Logger
 	Hold     time.Duration
 	Now      func() time.Time
+	// Refunder refunds a late payment for a slot taken meanwhile; nil leaves
+	// such bookings in needs_review for staff.
+	Refunder Refunder
 }
 
 // CreateRequest is the body of POST /api/bookings.
@@ -324,13 +329,21 @@ func (s *Service) GetBooking(ctx context.Context, id, token string) (*Booking, e
 
 // HandleEvent processes a verified payment event exactly once.
 func (s *Service) HandleEvent(ctx context.Context, ev *PaymentEvent) (*EventResult, error) {
-	res, err := s.Store.ApplyEvent(ctx, ev, Decide)
+	var plan Plan // the plan of the committed attempt
+	res, err := s.Store.ApplyEvent(ctx, ev, func(b *Booking, ev *PaymentEvent, paid bool) Plan {
+		plan = Decide(b, ev, paid)
+		return plan
+	})
 	if err != nil {
 		return nil, err
 	}
 	s.Logger.InfoContext(ctx, "stripe event",
 		"event_id", ev.ID, "event_type", ev.Type, "session_id", ev.SessionID,
 		"booking_id", res.BookingID, "outcome", res.Outcome, "source", ev.Source)
+	if plan.AutoRefund && res.Status == StatusNeedsReview && res.BookingID != "" {
+		// A network call: only now that the event's transaction committed.
+		s.autoRefund(ctx, ev, res)
+	}
 	return res, nil
 }
 

@@ -34,6 +34,8 @@ type Config struct {
 	WebhookFloodPerMinute int
 	LoginPerMinute        int
 	DemoPayments          bool
+	// SweepInterval is how often serve expires lapsed holds; 0 turns it off.
+	SweepInterval time.Duration
 }
 
 // Production reports whether APP_ENV is production.
@@ -60,6 +62,7 @@ var Vars = []struct{ Name, Default, Help string }{
 	{"SHUTDOWN_GRACE", "20s", "how long in-flight requests may finish on SIGTERM"},
 	{"WEBHOOK_FLOOD_PER_MINUTE", "60", "badly signed webhook requests allowed per client address per minute"},
 	{"LOGIN_PER_MINUTE", "5", "login attempts per client address per minute"},
+	{"SWEEP_INTERVAL", "30s", "how often serve expires lapsed holds (one replica at a time); 0 turns the sweep off"},
 	{"DEMO_PAYMENTS", "true in development without STRIPE_SECRET_KEY", "local demo checkout instead of Stripe; refused in production"},
 	{"ENV_FILE", ".env", "file of KEY=value lines read at start; the environment wins over it"},
 }
@@ -156,6 +159,11 @@ func Load(getenv func(string) string) (*Config, error) {
 	c.ShutdownGrace = grace
 	c.WebhookFloodPerMinute = intVar(get("WEBHOOK_FLOOD_PER_MINUTE", "60"), 1, 100000, "WEBHOOK_FLOOD_PER_MINUTE", bad)
 	c.LoginPerMinute = intVar(get("LOGIN_PER_MINUTE", "5"), 1, 10000, "LOGIN_PER_MINUTE", bad)
+	sweep, err := time.ParseDuration(get("SWEEP_INTERVAL", "30s"))
+	if err != nil || (sweep != 0 && (sweep < time.Second || sweep > time.Hour)) {
+		bad("SWEEP_INTERVAL: must be 0 or a duration from 1s to 1h, like 30s")
+	}
+	c.SweepInterval = sweep
 
 	if len(problems) > 0 {
 		return nil, errors.New(strings.Join(problems, "\n"))

@@ -210,6 +210,11 @@ func ParseEvent(payload []byte, ev stripe.Event) (*booking.PaymentEvent, error) 
 		}
 		pe.PaymentIntentID = expandableID(cs.PaymentIntent)
 	}
+	if pe.IsMoney() {
+		if err := parseMoneyObject(pe, ev.Data.Raw); err != nil {
+			return nil, err
+		}
+	}
 	return pe, nil
 }
 

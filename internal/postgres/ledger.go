@@ -24,12 +24,19 @@ const lockReplayEventSQL = `SELECT id FROM webhook_events WHERE stripe_event_id 
 // or, for a booking whose session id is not yet recorded, by the
 // client_reference_id, and locks it for the rest of the transaction.
 const lockSessionBookingSQL = `
-SELECT ` + bookingColumns + `, EXISTS (SELECT 1 FROM payments p WHERE p.stripe_session_id = $1)
+SELECT ` + bookingColumns + `
 FROM bookings
 WHERE stripe_session_id = $1 OR (id = $2 AND stripe_session_id IS NULL)
 ORDER BY stripe_session_id NULLS LAST
 LIMIT 1
 FOR UPDATE`
+
+// paymentRecordedSQL runs after the booking is locked, as its own statement:
+// under READ COMMITTED a new statement sees the payment a concurrent
+// transaction committed while this one waited for the lock, which a subquery
+// of the locking statement (evaluated with that statement's older snapshot)
+// would miss.
+const paymentRecordedSQL = `SELECT EXISTS (SELECT 1 FROM payments WHERE stripe_session_id = $1)`
 
 const insertPaymentSQL = `
 INSERT INTO payments (booking_id, stripe_session_id, stripe_payment_intent_id, amount, currency, stripe_event_id)
@@ -54,60 +61,87 @@ WHERE id = $1`
 // committed, or nothing is. Errors: unavailable, internal.
 func (db *DB) ApplyEvent(ctx context.Context, ev *booking.PaymentEvent, decide booking.DecideFunc) (*booking.EventResult, error) {
 	var res booking.EventResult
+	checkout := ev.IsCheckout() && ev.SessionID != ""
+	var ref any
+	if booking.IsUUID(ev.BookingRef) {
+		ref = ev.BookingRef
+	}
+	replay := ev.Source == "replay"
 	err := db.Transact(ctx, func(tx pgx.Tx) error {
 		res = booking.EventResult{}
-		var ledgerID int64
-		replay := ev.Source == "replay"
-		var err error
+		// First round trip, pipelined: the ledger row, then the booking lock,
+		// then whether the session's payment exists. The statements run one
+		// after the other, each with its own snapshot, so the payment check
+		// sees whatever a transaction we waited on for the lock committed.
+		var first pgx.Batch
 		if replay {
-			err = tx.QueryRow(ctx, lockReplayEventSQL, ev.ID).Scan(&ledgerID)
+			first.Queue(lockReplayEventSQL, ev.ID)
 		} else {
 			var created any
 			if !ev.Created.IsZero() {
 				created = ev.Created
 			}
-			err = tx.QueryRow(ctx, insertEventSQL, ev.ID, ev.Type, ev.Livemode, ev.APIVersion, ev.SessionID,
-				ev.Payload, ev.Source, created).Scan(&ledgerID)
-			if errors.Is(err, pgx.ErrNoRows) {
+			first.Queue(insertEventSQL, ev.ID, ev.Type, ev.Livemode, ev.APIVersion, ev.SessionID,
+				ev.Payload, ev.Source, created)
+		}
+		if checkout {
+			first.Queue(lockSessionBookingSQL, ev.SessionID, ref)
+			first.Queue(paymentRecordedSQL, ev.SessionID)
+		}
+		br := tx.SendBatch(ctx, &first)
+		var ledgerID int64
+		if err := br.QueryRow().Scan(&ledgerID); err != nil {
+			br.Close()
+			if errors.Is(err, pgx.ErrNoRows) && !replay {
 				res.Outcome = booking.OutcomeDuplicate
 				return nil
 			}
-		}
-		if err != nil {
 			return err
 		}
-		var bookingID *string
-		if ev.IsCheckout() && ev.SessionID != "" {
-			var ref any
-			if booking.IsUUID(ev.BookingRef) {
-				ref = ev.BookingRef
+		var b booking.Booking
+		var found, paid bool
+		if checkout {
+			rows, err := br.Query()
+			if err == nil {
+				b, err = pgx.CollectExactlyOneRow(rows, scanBooking)
 			}
-			var paid bool
-			rows, _ := tx.Query(ctx, lockSessionBookingSQL, ev.SessionID, ref)
-			b, err := pgx.CollectExactlyOneRow(rows, func(row pgx.CollectableRow) (booking.Booking, error) {
-				var b booking.Booking
-				err := row.Scan(&b.ID, &b.Reference, &b.ResourceID, &b.StartsAt, &b.EndsAt, &b.Status, &b.AmountTotal,
-					&b.Currency, &b.HoldExpiresAt, &b.StripeSessionID, &b.CheckoutURL, &b.Customer.FirstName,
-					&b.Customer.LastName, &b.Customer.Email, &b.ReviewReason, &b.CreatedAt, &b.UpdatedAt, &paid)
-				return b, err
-			})
 			switch {
 			case errors.Is(err, pgx.ErrNoRows):
-				res.Outcome, res.Detail = booking.OutcomeUnmatched, "no booking for this Checkout Session"
 			case err != nil:
+				br.Close()
 				return err
 			default:
-				bookingID = &b.ID
-				res.BookingID, res.Status = b.ID, b.Status
-				if err := db.applyPlan(ctx, tx, ev, &b, decide(&b, ev, paid), &res); err != nil {
-					return err
-				}
+				found = true
 			}
-		} else {
-			res.Outcome, res.Detail = booking.OutcomeIgnored, "event type not handled"
+			if err := br.QueryRow().Scan(&paid); err != nil {
+				br.Close()
+				return err
+			}
 		}
-		_, err = tx.Exec(ctx, finishEventSQL, ledgerID, string(res.Outcome), res.Detail, bookingID, replay)
-		return err
+		if err := br.Close(); err != nil {
+			return err
+		}
+
+		// Second round trip: the effects and the ledger outcome, pipelined.
+		var second pgx.Batch
+		var bookingID *string
+		switch {
+		case checkout && found:
+			bookingID = &b.ID
+			res.BookingID, res.Status = b.ID, b.Status
+			if err := db.applyPlan(ctx, tx, &second, ev, &b, decide(&b, ev, paid), &res); err != nil {
+				return err
+			}
+		case checkout:
+			res.Outcome, res.Detail = booking.OutcomeUnmatched, "no booking for this Checkout Session"
+		default:
+			var err error
+			if bookingID, err = db.applyMoneyEvent(ctx, tx, ev, &res); err != nil {
+				return err
+			}
+		}
+		second.Queue(finishEventSQL, ledgerID, string(res.Outcome), res.Detail, bookingID, replay)
+		return tx.SendBatch(ctx, &second).Close()
 	})
 	if err != nil {
 		return nil, err
@@ -115,17 +149,24 @@ func (db *DB) ApplyEvent(ctx context.Context, ev *booking.PaymentEvent, decide b
 	return &res, nil
 }
 
-func (db *DB) applyPlan(ctx context.Context, tx pgx.Tx, ev *booking.PaymentEvent, b *booking.Booking, p booking.Plan, res *booking.EventResult) error {
+// applyPlan queues the effects of plan p on batch. A re-activation that may
+// collide with a booking that took the slot is run at once under a
+// savepoint, after whatever is already queued.
+func (db *DB) applyPlan(ctx context.Context, tx pgx.Tx, batch *pgx.Batch, ev *booking.PaymentEvent, b *booking.Booking, p booking.Plan, res *booking.EventResult) error {
 	res.Outcome, res.Detail = p.Outcome, p.Detail
 	if p.RecordPayment {
-		if _, err := tx.Exec(ctx, insertPaymentSQL, b.ID, ev.SessionID, ev.PaymentIntentID, ev.AmountTotal, ev.Currency, ev.ID); err != nil {
-			return err
-		}
+		batch.Queue(insertPaymentSQL, b.ID, ev.SessionID, ev.PaymentIntentID, ev.AmountTotal, ev.Currency, ev.ID)
 	}
 	if p.Next == "" || p.Next == b.Status {
 		return nil
 	}
 	if p.FallbackNext != "" {
+		if batch.Len() > 0 {
+			if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+				return err
+			}
+			*batch = pgx.Batch{}
+		}
 		// Re-activating a booking can collide with a booking that took its
 		// slot meanwhile; try it under a savepoint and fall back on conflict.
 		sp, err := tx.Begin(ctx)
@@ -147,9 +188,7 @@ func (db *DB) applyPlan(ctx context.Context, tx pgx.Tx, ev *booking.PaymentEvent
 			return sp.Commit(ctx)
 		}
 	}
-	if _, err := tx.Exec(ctx, transitionSQL, b.ID, string(p.Next), ev.ID, p.Detail, ev.SessionID); err != nil {
-		return err
-	}
+	batch.Queue(transitionSQL, b.ID, string(p.Next), ev.ID, p.Detail, ev.SessionID)
 	res.Status = p.Next
 	return nil
 }
