@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -78,15 +79,20 @@ type BookingOpts struct {
 	Token     string    // customer token; default "token"
 }
 
-var slotSeq = time.Now().Unix() % 1000
+// slotBase varies between runs; slotSeq makes each default slot unique, also
+// across parallel tests.
+var (
+	slotBase = time.Now().Unix() % 1000
+	slotSeq  atomic.Int64
+)
 
 // CreateBooking inserts a booking directly (as if created by the API and
 // given a Checkout Session).
 func CreateBooking(t testing.TB, db *postgres.DB, r *booking.Resource, o BookingOpts) *booking.Booking {
 	t.Helper()
 	if o.StartsAt.IsZero() {
-		slotSeq++
-		o.StartsAt = time.Now().UTC().Truncate(time.Hour).Add(30*24*time.Hour + time.Duration(slotSeq)*time.Hour)
+		n := slotBase + slotSeq.Add(1)
+		o.StartsAt = time.Now().UTC().Truncate(time.Hour).Add(30*24*time.Hour + time.Duration(n)*time.Hour)
 	}
 	if o.Status == "" {
 		o.Status = booking.StatusPending
