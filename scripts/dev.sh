@@ -17,5 +17,14 @@ mkdir -p bin
 go build -o bin/booking ./cmd/booking
 bin/booking migrate
 bin/booking seed
+
+# --- staff account -----------------------------------------------------------
+# On a database without staff, create the ADMIN account admin@example.com; its
+# generated password is printed once, here. Sign in at /login.
+if [ "$(psql "$DATABASE_URL" -tAc 'SELECT count(*) FROM staff_users')" = "0" ]; then
+  log "creating the staff account admin@example.com (ADMIN); note the password below"
+  bin/booking user create --email admin@example.com --role ADMIN </dev/null
+fi
+# ------------------------------------------------------------------------------
 log "serving on ${APP_URL:-http://localhost:${PORT:-3000}} (Ctrl-C to stop)"
 exec bin/booking serve

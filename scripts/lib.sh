@@ -52,3 +52,14 @@ ensure_stripe_mock() {
   echo "stripe-mock did not start; see /tmp/stripe-mock.log" >&2
   exit 1
 }
+
+# ensure_chromium installs Debian's Chromium for the browser tests
+# (internal/browsertest) unless it is there or BROWSER_TESTS=skip.
+ensure_chromium() {
+  if [ "${BROWSER_TESTS:-}" = "skip" ] || command -v chromium >/dev/null; then
+    return 0
+  fi
+  log "installing Chromium for the browser tests"
+  if [ "$(id -u)" -ne 0 ]; then echo "Chromium is not installed; install it (apt-get install chromium) or set BROWSER_TESTS=skip" >&2; exit 1; fi
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+}

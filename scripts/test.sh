@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 
 ensure_postgres
 ensure_stripe_mock
+ensure_chromium
 cleanup() { if [ -n "${STRIPE_MOCK_PID:-}" ]; then kill "$STRIPE_MOCK_PID" 2>/dev/null || true; fi; }
 trap cleanup EXIT
 

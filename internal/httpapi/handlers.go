@@ -153,8 +153,22 @@ func (s *Server) handleCompatCheckout(w http.ResponseWriter, r *http.Request) er
 	return nil
 }
 
+// handleCheckoutReturn applies fulfilment on return from Checkout. A browser
+// is then sent to the success page (which polls this route for JSON); an API
+// client gets the status as JSON.
 func (s *Server) handleCheckoutReturn(w http.ResponseWriter, r *http.Request) error {
-	b, err := s.Service.ReturnFromCheckout(r.Context(), r.URL.Query().Get("session_id"))
+	sid := r.URL.Query().Get("session_id")
+	b, err := s.Service.ReturnFromCheckout(r.Context(), sid)
+	if wantsHTML(r) {
+		// The page shows whatever state the booking is in; a failure here
+		// only delays confirmation to the webhook.
+		if err != nil && booking.ErrorCode(err) != booking.ENotFound && booking.ErrorCode(err) != booking.EValidation {
+			s.Logger.WarnContext(r.Context(), "fulfilment on return failed", "request_id", RequestID(r.Context()),
+				"session_id", sid, "err", err)
+		}
+		http.Redirect(w, r, successPath(sid), http.StatusSeeOther)
+		return nil
+	}
 	if err != nil {
 		return err
 	}

@@ -27,6 +27,9 @@ func (s *Server) routes(mux *http.ServeMux) {
 		mux.Handle("GET /metrics", s.requireBearer(s.MetricsToken, promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{})))
 	}
 
+	s.staffRoutes(mux)
+	s.pageRoutes(mux)
+
 	mux.Handle("/", s.Handle(func(w http.ResponseWriter, r *http.Request) error {
 		return booking.Errorf(booking.ENotFound, "No such route.")
 	}))

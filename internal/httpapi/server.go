@@ -8,7 +8,11 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/alexedwards/scs/v2"
+
+	"github.com/bookingplatform/booking/internal/auth"
 	"github.com/bookingplatform/booking/internal/booking"
+	"github.com/bookingplatform/booking/internal/payment"
 )
 
 // Pinger reports whether the database answers.
@@ -37,6 +41,20 @@ type Server struct {
 	MetricsToken string
 	// Extra registers further routes (staff API, pages) on the same mux.
 	Extra func(mux *http.ServeMux, s *Server)
+
+	// Sessions is the staff session manager; the staff API is served only
+	// when Sessions, Auth and Admin are set.
+	Sessions *scs.SessionManager
+	// Auth checks staff logins and reads staff accounts.
+	Auth *auth.Authenticator
+	// Admin holds the staff flows (lists, cancel and refund, resources, accounts).
+	Admin *booking.Admin
+	// LoginLimiter throttles POST /auth/login per client address (default 5 a minute).
+	LoginLimiter *Limiter
+
+	// Demo, in development without a Stripe account, serves the demo checkout
+	// pages; never used in production.
+	Demo *payment.Demo
 }
 
 // handlerFunc is an HTTP handler that returns an error to be rendered.

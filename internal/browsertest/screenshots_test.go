@@ -1,0 +1,104 @@
+package browsertest_test
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"image/png"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/bookingplatform/booking/internal/booking"
+	"github.com/bookingplatform/booking/internal/payment"
+)
+
+var screenshotDir = flag.String("screenshots", "", "write the page screenshots to this directory (e.g. ../../docs/screenshots)")
+
+// TestScreenshots renders every page at desktop and phone width, checks that
+// none is wider than the screen and that none logs an error, and with
+// -screenshots writes the PNGs used by docs/PAGES.md.
+func TestScreenshots(t *testing.T) {
+	t.Parallel()
+	dir := *screenshotDir
+	if dir == "" {
+		dir = t.TempDir()
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatalf("screenshot dir: %v", err)
+	}
+	a := newApp(t)
+	a.createStaff(t)
+
+	// A day of activity for the dashboard and the return pages.
+	slots := a.freeSlots(t, 6)
+	paid := a.bookAs(t, slots[1].StartsAt, "Amélie", "Laurent", "amelie.laurent@example.com")
+	a.send(t, &paid.Booking, payment.DemoEvent{Type: booking.EventCheckoutCompleted, PaymentStatus: "paid"})
+	transfer := a.bookAs(t, slots[2].StartsAt, "Noah", "Schmidt", "noah.schmidt@example.com")
+	a.send(t, &transfer.Booking, payment.DemoEvent{Type: booking.EventCheckoutCompleted, PaymentStatus: "unpaid"})
+	open := a.bookAs(t, slots[3].StartsAt, "Sofia", "Rossi", "sofia.rossi@example.com")
+	gone := a.bookAs(t, slots[4].StartsAt, "Liam", "O'Brien", "liam.obrien@example.com")
+	a.send(t, &gone.Booking, payment.DemoEvent{Type: booking.EventCheckoutExpired, PaymentStatus: "unpaid"})
+	failed := a.bookAs(t, slots[5].StartsAt, "Mia", "Jensen", "mia.jensen@example.com")
+	a.send(t, &failed.Booking, payment.DemoEvent{Type: booking.EventCheckoutCompleted, PaymentStatus: "unpaid"})
+	a.send(t, &failed.Booking, payment.DemoEvent{Type: booking.EventCheckoutAsyncFailed, PaymentStatus: "unpaid"})
+
+	type shot struct {
+		name  string
+		path  string
+		ready string // JavaScript that is truthy once the page is complete
+		setup func(b *browser)
+	}
+	shots := []shot{
+		{name: "book", path: "/", ready: `document.querySelectorAll('#slots .slot').length > 0`, setup: func(b *browser) {
+			b.do(t,
+				chromedp.Click(chromedp.CSS("#slots .slot:nth-child(2) label")),
+				fill("#firstName", "Jane"), fill("#lastName", "Doe"), fill("#email", "jane@example.com"),
+				chromedp.Evaluate[chromedp.Void]("document.activeElement.blur()"),
+			)
+		}},
+		{name: "demo-checkout", path: "/demo/checkout/" + *open.Booking.StripeSessionID, ready: `document.querySelector('#demo-pay') !== null`},
+		{name: "success-confirmed", path: "/success?session_id=" + url.QueryEscape(*paid.Booking.StripeSessionID), ready: `document.querySelector('#status').dataset.status === 'confirmed'`},
+		{name: "success-processing", path: "/success?session_id=" + url.QueryEscape(*transfer.Booking.StripeSessionID), ready: `document.querySelector('#status').dataset.status === 'awaiting_payment'`},
+		{name: "cancel", path: "/cancel?booking=" + gone.Booking.ID, ready: `document.querySelector('.callout') !== null`},
+		{name: "login", path: "/login", ready: `document.querySelector('#login-form') !== null`},
+		{name: "dashboard", path: "/dashboard", ready: `document.querySelectorAll('#bookings-body tr[data-booking]').length === 5 && document.querySelectorAll('#events-body tr[data-event]').length === 5 && !document.querySelector('#metrics-section').hidden`},
+	}
+	for _, width := range []int64{1280, 390} {
+		b := newBrowser(t, width, 900)
+		b.do(t, chromedp.Navigate(a.url+"/login"))
+		b.waitFor(t, `document.querySelector('#login-form') !== null`)
+		b.do(t, fill("#login-email", a.email), fill("#login-password", a.password), chromedp.Click(chromedp.CSS("#login-submit")))
+		b.waitFor(t, `location.pathname === '/dashboard'`)
+		for _, s := range shots {
+			b.do(t, chromedp.Navigate(a.url+s.path))
+			b.waitFor(t, s.ready)
+			if s.setup != nil {
+				s.setup(b)
+			}
+			b.waitFor(t, `document.fonts.status === 'loaded'`)
+			if w := eval[float64](t, b, `document.documentElement.scrollWidth`); w > float64(width) {
+				t.Errorf("%s is %v px wide in a %d px window", s.name, w, width)
+			}
+			ctx := b.ctx
+			img, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+			if err != nil {
+				t.Fatalf("screenshot %s: %v", s.name, err)
+			}
+			cfg, err := png.DecodeConfig(bytes.NewReader(img))
+			if err != nil {
+				t.Fatalf("screenshot %s is not a PNG: %v", s.name, err)
+			}
+			if int64(cfg.Width) != width {
+				t.Errorf("screenshot %s is %d px wide, want %d", s.name, cfg.Width, width)
+			}
+			file := filepath.Join(dir, fmt.Sprintf("%s-%d.png", s.name, width))
+			if err := os.WriteFile(file, img, 0o644); err != nil {
+				t.Fatalf("write %s: %v", file, err)
+			}
+		}
+		b.check(t)
+	}
+}
