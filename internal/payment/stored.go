@@ -1,11 +1,6 @@
 package payment
 
 import (
-	"encoding/json"
-	"fmt"
-
-	"github.com/stripe/stripe-go/v85"
-
 	"github.com/bookingplatform/booking/internal/booking"
 )
 
@@ -14,12 +9,5 @@ import (
 // checked here; the result has Source "webhook" and callers that replay it set
 // their own. Errors wrap ErrPayload.
 func ParseStored(payload []byte) (*booking.PaymentEvent, error) {
-	var ev stripe.Event
-	if err := json.Unmarshal(payload, &ev); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrPayload, err)
-	}
-	if ev.Object != "" && ev.Object != "event" {
-		return nil, fmt.Errorf("%w: stored payload is a %s, not an event", ErrPayload, ev.Object)
-	}
-	return ParseEvent(payload, ev)
+	return parsePayload(payload)
 }

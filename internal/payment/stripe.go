@@ -147,13 +147,11 @@ func (v *Verifier) Verify(payload []byte, header string) (*booking.PaymentEvent,
 	if tol <= 0 {
 		tol = webhook.DefaultTolerance
 	}
-	var ev stripe.Event
-	var err error
+	err := webhook.ErrNoValidSignature
 	for _, secret := range v.Secrets {
-		ev, err = webhook.ConstructEventWithOptions(payload, header, secret, webhook.ConstructEventOptions{
-			Tolerance: tol, IgnoreAPIVersionMismatch: true,
-		})
-		if err == nil || !isSignatureError(err) {
+		// The signature is checked on the raw bytes; the event is decoded
+		// once, afterwards, into only the fields the product reads.
+		if err = webhook.ValidatePayloadWithTolerance(payload, header, secret, tol); err == nil || !isSignatureError(err) {
 			break
 		}
 	}
@@ -163,7 +161,7 @@ func (v *Verifier) Verify(payload []byte, header string) (*booking.PaymentEvent,
 		}
 		return nil, fmt.Errorf("%w: %w", ErrPayload, err)
 	}
-	return ParseEvent(payload, ev)
+	return parsePayload(payload)
 }
 
 func isSignatureError(err error) bool {
@@ -183,21 +181,49 @@ type sessionObject struct {
 	PaymentIntent     json.RawMessage   `json:"payment_intent"`
 }
 
-// ParseEvent reduces a verified event to a booking.PaymentEvent.
-func ParseEvent(payload []byte, ev stripe.Event) (*booking.PaymentEvent, error) {
-	if ev.ID == "" || ev.Type == "" || ev.Data == nil {
+// envelope is the part of an Event the product reads.
+type envelope struct {
+	ID         string `json:"id"`
+	Object     string `json:"object"`
+	Type       string `json:"type"`
+	APIVersion string `json:"api_version"`
+	Created    int64  `json:"created"`
+	Livemode   bool   `json:"livemode"`
+	Data       *struct {
+		Object json.RawMessage `json:"object"`
+	} `json:"data"`
+}
+
+// ParseEvent reduces an event to a booking.PaymentEvent; payload is the
+// event's JSON (ev, already decoded by the SDK, is not read again).
+func ParseEvent(payload []byte, _ stripe.Event) (*booking.PaymentEvent, error) {
+	return parsePayload(payload)
+}
+
+// parsePayload decodes a verified or stored event payload. Like the SDK's
+// ConstructEvent it refuses a payload whose object is not "event".
+func parsePayload(payload []byte) (*booking.PaymentEvent, error) {
+	var ev envelope
+	if err := json.Unmarshal(payload, &ev); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrPayload, err)
+	}
+	if ev.Object != "event" {
+		return nil, fmt.Errorf("%w: object is %q, not an event", ErrPayload, ev.Object)
+	}
+	if ev.ID == "" || ev.Type == "" || ev.Data == nil || len(ev.Data.Object) == 0 {
 		return nil, fmt.Errorf("%w: missing id, type or data", ErrPayload)
 	}
 	pe := &booking.PaymentEvent{
-		ID: ev.ID, Type: string(ev.Type), Livemode: ev.Livemode, APIVersion: ev.APIVersion,
+		ID: ev.ID, Type: ev.Type, Livemode: ev.Livemode, APIVersion: ev.APIVersion,
 		Payload: payload, Source: "webhook",
 	}
 	if ev.Created > 0 {
 		pe.Created = time.Unix(ev.Created, 0).UTC()
 	}
+	raw := ev.Data.Object
 	if pe.IsCheckout() {
 		var cs sessionObject
-		if err := json.Unmarshal(ev.Data.Raw, &cs); err != nil {
+		if err := json.Unmarshal(raw, &cs); err != nil {
 			return nil, fmt.Errorf("%w: checkout session: %w", ErrPayload, err)
 		}
 		if cs.ID == "" {
@@ -211,7 +237,7 @@ func ParseEvent(payload []byte, ev stripe.Event) (*booking.PaymentEvent, error) 
 		pe.PaymentIntentID = expandableID(cs.PaymentIntent)
 	}
 	if pe.IsMoney() {
-		if err := parseMoneyObject(pe, ev.Data.Raw); err != nil {
+		if err := parseMoneyObject(pe, raw); err != nil {
 			return nil, err
 		}
 	}
