@@ -56,7 +56,7 @@ var Vars = []struct{ Name, Default, Help string }{
 	{"TRUST_PROXY", "false", "identify clients by X-Forwarded-For (only behind a trusted proxy)"},
 	{"COOKIE_SECURE", "true in production", "mark session cookies Secure"},
 	{"LOG_LEVEL", "info", "debug, info, warn or error"},
-	{"DB_MAX_CONNS", "20", "connection pool size"},
+	{"DB_MAX_CONNS", "8", "connection pool size; a few per database CPU core is best, more only adds contention"},
 	{"METRICS_ADDR", "", "separate listen address for GET /metrics (e.g. 127.0.0.1:9090)"},
 	{"METRICS_TOKEN", "", "bearer token that opens GET /metrics on the main listener"},
 	{"SHUTDOWN_GRACE", "20s", "how long in-flight requests may finish on SIGTERM"},
@@ -146,7 +146,7 @@ func Load(getenv func(string) string) (*Config, error) {
 	if err := c.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL", "info"))); err != nil {
 		bad("LOG_LEVEL: must be debug, info, warn or error")
 	}
-	c.DBMaxConns = int32(intVar(get("DB_MAX_CONNS", "20"), 2, 1000, "DB_MAX_CONNS", bad))
+	c.DBMaxConns = int32(intVar(get("DB_MAX_CONNS", "8"), 2, 1000, "DB_MAX_CONNS", bad))
 	c.MetricsAddr = get("METRICS_ADDR", "")
 	c.MetricsToken = get("METRICS_TOKEN", "")
 	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {

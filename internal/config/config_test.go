@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -75,5 +76,19 @@ func TestErrorsNeverEchoSecrets(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "SECRETVALUE") || strings.Contains(err.Error(), "hunter2") {
 		t.Fatalf("error echoes a secret: %s", err)
+	}
+}
+
+// The README's configuration table and .env.example document every variable.
+func TestDocsListEveryVariable(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range Vars {
+		if !strings.Contains(string(readme), "| `"+v.Name+"` |") {
+			t.Errorf("README.md configuration table lacks %s", v.Name)
+		}
 	}
 }
