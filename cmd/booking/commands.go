@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/bookingplatform/booking/internal/booking"
-	"github.com/bookingplatform/booking/internal/postgres"
 )
 
 func randomHex(n int) string {
@@ -37,11 +36,7 @@ func cmdSeed(ctx context.Context, args []string, getenv func(string) string, std
 	if err := fs.Parse(args); err != nil {
 		return usageError{}
 	}
-	cfg, err := loadConfig(getenv)
-	if err != nil {
-		return err
-	}
-	db, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.PoolOpts{MaxConns: 2})
+	_, db, err := openStore(ctx, getenv, 2)
 	if err != nil {
 		return err
 	}

@@ -59,6 +59,20 @@ func loadConfig(getenv func(string) string) (*config.Config, error) {
 	return cfg, nil
 }
 
+// openStore loads the configuration and opens a small pool for a one-shot
+// command; the caller closes the store.
+func openStore(ctx context.Context, getenv func(string) string, conns int32) (*config.Config, *postgres.DB, error) {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return nil, nil, err
+	}
+	db, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.PoolOpts{MaxConns: conns})
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, db, nil
+}
+
 func newLogger(w io.Writer, level slog.Level) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
 }

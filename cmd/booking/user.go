@@ -12,7 +12,6 @@ import (
 
 	"github.com/bookingplatform/booking/internal/auth"
 	"github.com/bookingplatform/booking/internal/booking"
-	"github.com/bookingplatform/booking/internal/postgres"
 )
 
 // cmdUser manages staff accounts: `user create --email --role`.
@@ -59,11 +58,7 @@ func cmdUser(ctx context.Context, args []string, getenv func(string) string, std
 		password = auth.GeneratePassword()
 	}
 
-	cfg, err := loadConfig(getenv)
-	if err != nil {
-		return err
-	}
-	db, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.PoolOpts{MaxConns: 2})
+	_, db, err := openStore(ctx, getenv, 2)
 	if err != nil {
 		return err
 	}

@@ -39,16 +39,12 @@ func cmdWebhook(ctx context.Context, args []string, getenv func(string) string, 
 		return usageError{msg: "webhook replay: exactly one event id expected"}
 	}
 	eventID := fs.Arg(0)
-	cfg, err := loadConfig(getenv)
-	if err != nil {
-		return err
-	}
-	log := newLogger(stderr, cfg.LogLevel)
-	db, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.PoolOpts{MaxConns: 2})
+	cfg, db, err := openStore(ctx, getenv, 2)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	log := newLogger(stderr, cfg.LogLevel)
 
 	stored, err := db.FindStoredEvent(ctx, eventID)
 	if err != nil {
