@@ -1,0 +1,27 @@
+.DEFAULT_GOAL := help
+.PHONY: help run test bench build fmt vet fuzz
+
+help: ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+
+run: ## run the product locally (PostgreSQL, demo resource, demo payments, admin account)
+	./scripts/dev.sh
+
+test: ## run every test (installs and starts PostgreSQL, stripe-mock and Chromium when absent)
+	./scripts/test.sh
+
+bench: ## webhook ingestion benchmark side by side with pgbench; writes docs/BENCHMARKS.md
+	./scripts/bench.sh
+
+build: ## static release binary in bin/booking, built like the Dockerfile
+	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=$$(git describe --always --dirty 2>/dev/null || echo dev)" -o bin/booking ./cmd/booking
+
+fmt: ## gofmt the sources
+	gofmt -w cmd internal
+
+vet: ## go vet
+	go vet ./...
+
+fuzz: ## fuzz the webhook handler and the booking decoder for a minute each
+	go test -run '^$$' -fuzz '^FuzzWebhook$$' -fuzztime 60s ./internal/httpapi/
+	go test -run '^$$' -fuzz '^FuzzDecodeBookingRequest$$' -fuzztime 60s ./internal/httpapi/
