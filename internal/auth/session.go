@@ -112,6 +112,19 @@ type Guard struct {
 // nothing else (for the login route).
 func (g *Guard) Session(next http.Handler) http.Handler { return g.Sessions.LoadAndSave(next) }
 
+// Page wraps an HTML page for staff: a browser without a staff session is
+// sent to loginURL instead (303), so the page never loads only to find its
+// API calls refused. The API routes behind the page keep their own checks.
+func (g *Guard) Page(loginURL string, next http.Handler) http.Handler {
+	return g.Sessions.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if g.Sessions.GetString(r.Context(), sessionStaffKey) == "" {
+			http.Redirect(w, r, loginURL, http.StatusSeeOther)
+			return
+		}
+		next.ServeHTTP(w, r)
+	}))
+}
+
 // Require wraps next so that it runs only for an active staff member with one
 // of roles: without a session (or with one of an account that no longer
 // exists or was deactivated) the answer is unauthenticated and the session is

@@ -13,7 +13,7 @@ import (
 // staffRoutes registers the login route and every route of StaffRoutes, each
 // behind the session middleware and its role check. Only these routes load
 // or save sessions; the webhook and the public API never touch them.
-func (s *Server) staffRoutes(mux *http.ServeMux) {
+func (s *Server) staffRoutes(mux *router) {
 	if s.Sessions == nil || s.Auth == nil || s.Admin == nil {
 		return
 	}

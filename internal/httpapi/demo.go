@@ -17,7 +17,7 @@ import (
 // demoRoutes registers the demo checkout: a page per demo Checkout Session
 // whose buttons send signed, Stripe-shaped events to deliver, the server's
 // own handler, on POST /webhook. Only registered in demo mode.
-func (p *pages) demoRoutes(mux *http.ServeMux, deliver http.Handler) {
+func (p *pages) demoRoutes(mux *router, deliver http.Handler) {
 	mux.Handle("GET /demo/checkout/{session}", p.handle(p.handleDemoCheckout))
 	mux.Handle("POST /demo/checkout/{session}", p.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return p.handleDemoAction(w, r, deliver)

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/bookingplatform/booking/internal/auth"
 	"github.com/bookingplatform/booking/internal/booking"
 	"github.com/bookingplatform/booking/internal/web"
 )
@@ -27,7 +28,7 @@ type pages struct {
 }
 
 // pageRoutes registers the browser pages and their static files.
-func (s *Server) pageRoutes(mux *http.ServeMux) {
+func (s *Server) pageRoutes(mux *router) {
 	ps, err := web.NewPages()
 	if err != nil {
 		panic(err) // the templates are embedded; every page is rendered in tests
@@ -42,7 +43,12 @@ func (s *Server) pageRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /success", p.handle(p.handleSuccess))
 	mux.Handle("GET /cancel", p.handle(p.handleCancel))
 	mux.Handle("GET /login", p.handle(p.handleLogin))
-	mux.Handle("GET /dashboard", p.handle(p.handleDashboard))
+	dashboard := p.handle(p.handleDashboard)
+	if s.Sessions != nil && s.Auth != nil {
+		g := &auth.Guard{Sessions: s.Sessions, Store: s.Auth.Store, WriteError: s.WriteError}
+		dashboard = g.Page("/login", dashboard)
+	}
+	mux.Handle("GET /dashboard", dashboard)
 
 	if p.demo() {
 		// The demo checkout delivers its events through this same mux, so

@@ -8,10 +8,29 @@ import (
 	"github.com/bookingplatform/booking/internal/booking"
 )
 
+// router forwards registrations to a ServeMux and keeps their patterns in
+// order, so that Server.Routes can list them; it serves requests through
+// that mux.
+type router struct {
+	mux      *http.ServeMux
+	patterns []string
+}
+
+func newRouter() *router { return &router{mux: http.NewServeMux()} }
+
+// Handle registers h for pattern on the mux and records the pattern.
+func (rt *router) Handle(pattern string, h http.Handler) {
+	rt.mux.Handle(pattern, h)
+	rt.patterns = append(rt.patterns, pattern)
+}
+
+func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) { rt.mux.ServeHTTP(w, r) }
+
 // routes registers every route of the public API and the webhook.
-func (s *Server) routes(mux *http.ServeMux) {
+func (s *Server) routes(mux *router) {
 	mux.Handle("GET /health", s.Handle(s.handleHealth))
 	mux.Handle("GET /livez", s.Handle(s.handleLivez))
+	mux.Handle("GET /openapi.json", openAPIHandler())
 
 	mux.Handle("GET /api/resources", s.Handle(s.handleResourceList))
 	mux.Handle("GET /api/resources/{id}/availability", s.Handle(s.handleAvailability))

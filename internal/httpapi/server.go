@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"slices"
 
 	"github.com/alexedwards/scs/v2"
 
@@ -39,9 +40,6 @@ type Server struct {
 	WebhookFlood *Limiter
 	// MetricsToken, when set, opens GET /metrics on this listener to bearers.
 	MetricsToken string
-	// Extra registers further routes (staff API, pages) on the same mux.
-	Extra func(mux *http.ServeMux, s *Server)
-
 	// Sessions is the staff session manager; the staff API is served only
 	// when Sessions, Auth and Admin are set.
 	Sessions *scs.SessionManager
@@ -55,6 +53,10 @@ type Server struct {
 	// Demo, in development without a Stripe account, serves the demo checkout
 	// pages; never used in production.
 	Demo *payment.Demo
+
+	// registered holds the route patterns, in registration order, of the
+	// last handler built by Handler.
+	registered []string
 }
 
 // handlerFunc is an HTTP handler that returns an error to be rendered.
@@ -91,11 +93,9 @@ func (s *Server) Handler() http.Handler {
 	if s.WebhookFlood == nil {
 		s.WebhookFlood = NewLimiter(60)
 	}
-	mux := http.NewServeMux()
+	mux := newRouter()
 	s.routes(mux)
-	if s.Extra != nil {
-		s.Extra(mux, s)
-	}
+	s.registered = mux.patterns
 	cop := http.NewCrossOriginProtection()
 	cop.AddInsecureBypassPattern("POST /webhook")
 	cop.AddInsecureBypassPattern("POST /webhooks/stripe")
@@ -103,4 +103,10 @@ func (s *Server) Handler() http.Handler {
 		s.WriteError(w, r, booking.Errorf(booking.EForbidden, "Cross-origin requests are not allowed."))
 	}))
 	return s.observe(s.secureHeaders(cop.Handler(mux)))
+}
+
+// Routes returns the patterns ("METHOD /path") of every route the handler
+// built by Handler serves, in registration order; nil before Handler is called.
+func (s *Server) Routes() []string {
+	return slices.Clone(s.registered)
 }
