@@ -194,6 +194,13 @@ func (tb *testBundle) status(t testing.TB, id string) booking.Status {
 // doJSON sends a JSON request and decodes a JSON answer into out (may be nil).
 func (tb *testBundle) doJSON(t testing.TB, method, path string, body any, header http.Header, out any) *http.Response {
 	t.Helper()
+	return sendJSON(t, http.DefaultClient, method, tb.srv.URL+path, body, header, out)
+}
+
+// sendJSON sends body (a string or []byte as is, anything else as JSON) with
+// hc and decodes a JSON answer into out when out is not nil.
+func sendJSON(t testing.TB, hc *http.Client, method, url string, body any, header http.Header, out any) *http.Response {
+	t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -205,7 +212,7 @@ func (tb *testBundle) doJSON(t testing.TB, method, path string, body any, header
 		j, _ := json.Marshal(b)
 		rd = bytes.NewReader(j)
 	}
-	req, err := http.NewRequest(method, tb.srv.URL+path, rd)
+	req, err := http.NewRequest(method, url, rd)
 	if err != nil {
 		t.Fatalf("new request: %v", err)
 	}
@@ -215,15 +222,15 @@ func (tb *testBundle) doJSON(t testing.TB, method, path string, body any, header
 	for k, v := range header {
 		req.Header[k] = v
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
+		t.Fatalf("%s %s: %v", method, url, err)
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
 	if out != nil && len(raw) > 0 {
 		if err := json.Unmarshal(raw, out); err != nil {
-			t.Fatalf("%s %s: decode %q: %v", method, path, raw, err)
+			t.Fatalf("%s %s: decode %q: %v", method, url, raw, err)
 		}
 	}
 	return resp
