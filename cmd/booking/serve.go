@@ -205,6 +205,9 @@ func newApp(cfg *config.Config, db *postgres.DB, log *slog.Logger) (*httpapi.Ser
 		LoginLimiter: httpapi.NewLimiter(cfg.LoginPerMinute),
 	}
 	app.Demo = demo
+	if cfg.BookingPerMinute > 0 {
+		app.BookingLimiter = httpapi.NewLimiter(cfg.BookingPerMinute)
+	}
 	app.Metrics.Registry.MustRegister(db.PoolCollector())
 	return app, nil
 }

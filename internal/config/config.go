@@ -33,6 +33,7 @@ type Config struct {
 	// WebhookFloodPerMinute limits badly signed webhook requests per client address.
 	WebhookFloodPerMinute int
 	LoginPerMinute        int
+	BookingPerMinute      int
 	DemoPayments          bool
 	// SweepInterval is how often serve expires lapsed holds; 0 turns it off.
 	SweepInterval time.Duration
@@ -62,6 +63,7 @@ var Vars = []struct{ Name, Default, Help string }{
 	{"SHUTDOWN_GRACE", "20s", "how long in-flight requests may finish on SIGTERM"},
 	{"WEBHOOK_FLOOD_PER_MINUTE", "60", "badly signed webhook requests allowed per client address per minute"},
 	{"LOGIN_PER_MINUTE", "5", "login attempts per client address per minute"},
+	{"BOOKING_PER_MINUTE", "20", "bookings (slot holds) per client address per minute; 0 turns the limit off"},
 	{"SWEEP_INTERVAL", "30s", "how often serve expires lapsed holds (one replica at a time); 0 turns the sweep off"},
 	{"DEMO_PAYMENTS", "true in development without STRIPE_SECRET_KEY", "local demo checkout instead of Stripe; refused in production"},
 	{"ENV_FILE", ".env", "file of KEY=value lines read at start; the environment wins over it"},
@@ -158,6 +160,7 @@ func Load(getenv func(string) string) (*Config, error) {
 	}
 	c.ShutdownGrace = grace
 	c.WebhookFloodPerMinute = intVar(get("WEBHOOK_FLOOD_PER_MINUTE", "60"), 1, 100000, "WEBHOOK_FLOOD_PER_MINUTE", bad)
+	c.BookingPerMinute = intVar(get("BOOKING_PER_MINUTE", "20"), 0, 100000, "BOOKING_PER_MINUTE", bad)
 	c.LoginPerMinute = intVar(get("LOGIN_PER_MINUTE", "5"), 1, 10000, "LOGIN_PER_MINUTE", bad)
 	sweep, err := time.ParseDuration(get("SWEEP_INTERVAL", "30s"))
 	if err != nil || (sweep != 0 && (sweep < time.Second || sweep > time.Hour)) {

@@ -624,3 +624,27 @@ func mustJSON(t testing.TB, v any) []byte {
 	}
 	return b
 }
+
+// One client address cannot hold every free slot: past the limit, booking
+// requests get 429 with Retry-After and nothing is held.
+func TestBookingCreateRateLimited(t *testing.T) {
+	t.Parallel()
+	tb := setup(t, setupOpts{payments: &payment.Demo{AppURL: "http://localhost"}, bookingPerMinute: 3})
+	for i := 0; i < 3; i++ {
+		if resp := tb.doJSON(t, http.MethodPost, "/api/bookings", bookingBody(tb.resource.ID, futureSlot(5, 8+i)), nil, nil); resp.StatusCode != http.StatusCreated {
+			t.Fatalf("booking %d: status %d", i, resp.StatusCode)
+		}
+	}
+	var e apiError
+	resp := tb.doJSON(t, http.MethodPost, "/api/bookings", bookingBody(tb.resource.ID, futureSlot(5, 12)), nil, &e)
+	if resp.StatusCode != http.StatusTooManyRequests || e.Error != "rate_limited" || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("4th booking: status %d %+v Retry-After %q", resp.StatusCode, e, resp.Header.Get("Retry-After"))
+	}
+	compat := map[string]string{"firstName": "A", "lastName": "B", "email": "a@example.com", "date": futureSlot(6, 0).Format("2006-01-02"), "time": "10:00"}
+	if resp := tb.doJSON(t, http.MethodPost, "/create-checkout-session", compat, nil, nil); resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("compat route past the limit: status %d", resp.StatusCode)
+	}
+	if n := pgtestCount(t, tb, `SELECT count(*) FROM bookings`); n != 3 {
+		t.Fatalf("bookings held: %d, want 3", n)
+	}
+}

@@ -3,7 +3,9 @@ package httpapi
 import (
 	"context"
 	"crypto/subtle"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -90,7 +92,22 @@ func idempotencyKey(r *http.Request) (string, error) {
 	return k, nil
 }
 
+// allowBooking applies BookingLimiter to the client of r.
+func (s *Server) allowBooking(w http.ResponseWriter, r *http.Request) error {
+	if s.BookingLimiter == nil {
+		return nil
+	}
+	if ok, wait := s.BookingLimiter.Allow(s.clientAddr(r)); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		return booking.Errorf(booking.ERateLimited, "Too many bookings from this address. Please wait and try again.")
+	}
+	return nil
+}
+
 func (s *Server) handleBookingCreate(w http.ResponseWriter, r *http.Request) error {
+	if err := s.allowBooking(w, r); err != nil {
+		return err
+	}
 	key, err := idempotencyKey(r)
 	if err != nil {
 		return err
@@ -126,6 +143,9 @@ func (s *Server) handleBookingGet(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (s *Server) handleCompatCheckout(w http.ResponseWriter, r *http.Request) error {
+	if err := s.allowBooking(w, r); err != nil {
+		return err
+	}
 	key, err := idempotencyKey(r)
 	if err != nil {
 		return err

@@ -49,6 +49,8 @@ type setupOpts struct {
 	payments booking.Payments // default: stripe-mock
 	db       *postgres.DB     // default: a fresh database
 	now      func() time.Time
+	// bookingPerMinute, when set, limits slot holds per client address.
+	bookingPerMinute int
 }
 
 // syncBuffer is a goroutine-safe log sink for assertions on log lines.
@@ -90,6 +92,9 @@ func setup(t testing.TB, o setupOpts) *testBundle {
 		Verifier: &payment.Verifier{Secrets: []string{testSecret}},
 		Logger:   log,
 		Metrics:  httpapi.NewMetrics(),
+	}
+	if o.bookingPerMinute > 0 {
+		api.BookingLimiter = httpapi.NewLimiter(o.bookingPerMinute)
 	}
 	srv := httptest.NewServer(api.Handler())
 	t.Cleanup(srv.Close)

@@ -47,6 +47,10 @@ type Server struct {
 	Auth *auth.Authenticator
 	// Admin holds the staff flows (lists, cancel and refund, resources, accounts).
 	Admin *booking.Admin
+	// BookingLimiter, when set, limits slot holds (POST /api/bookings and
+	// POST /create-checkout-session) per client address, so that one client
+	// cannot hold every free slot without paying.
+	BookingLimiter *Limiter
 	// LoginLimiter throttles POST /auth/login per client address (default 5 a minute).
 	LoginLimiter *Limiter
 
