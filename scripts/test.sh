@@ -24,7 +24,7 @@ go vet ./...
 log "go test -race"
 go test -race -count=1 -timeout 15m ./...
 
-fuzztime="${FUZZTIME:-10s}"
+fuzztime="${FUZZTIME:-20s}"
 if [ "$fuzztime" != "0" ]; then
   log "fuzzing ($fuzztime each)"
   go test -run '^$' -fuzz '^FuzzWebhook$' -fuzztime "$fuzztime" ./internal/httpapi/
