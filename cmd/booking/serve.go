@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/joho/godotenv"
@@ -140,15 +141,15 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		mode = "demo"
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "env", cfg.Env, "payments", mode, "version", version, "app_url", cfg.AppURL)
-	sweepCtx, stopSweep := context.WithCancel(ctx)
-	sweepDone := make(chan struct{})
-	go func() {
-		defer close(sweepDone)
-		if cfg.SweepInterval > 0 {
-			db.RunHoldSweep(sweepCtx, cfg.SweepInterval, log)
-		}
-	}()
-	defer func() { stopSweep(); <-sweepDone }()
+	// Background jobs: the hold sweep and the retry of failed automatic
+	// refunds. They stop, and are waited for, before the pool closes.
+	jobsCtx, stopJobs := context.WithCancel(ctx)
+	var jobs sync.WaitGroup
+	if cfg.SweepInterval > 0 {
+		jobs.Go(func() { db.RunHoldSweep(jobsCtx, cfg.SweepInterval, log) })
+		jobs.Go(func() { retryAutoRefunds(jobsCtx, app.Service, cfg.SweepInterval, log) })
+	}
+	defer func() { stopJobs(); jobs.Wait() }()
 
 	select {
 	case err := <-errc:
@@ -165,6 +166,30 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// retryAutoRefunds makes, every interval, the automatic refunds of late
+// payments that failed when their event was processed (Stripe unreachable).
+// The idempotency key per session keeps replicas doing it at the same time
+// from refunding twice.
+func retryAutoRefunds(ctx context.Context, svc *booking.Service, interval time.Duration, log *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		// Leave a fresh needs_review to the refund its own event is making.
+		n, err := svc.RetryAutoRefunds(ctx, 2*time.Minute)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.WarnContext(ctx, "automatic refund retry failed", "err", err)
+		case n > 0:
+			log.InfoContext(ctx, "automatic refunds retried", "refunded", n)
+		}
+	}
 }
 
 // newApp wires the service and HTTP server from the configuration.

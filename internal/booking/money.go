@@ -97,6 +97,41 @@ type RefundStore interface {
 	// id; a known id changes nothing) and moves a booking that is confirmed
 	// or needs review to refunded, with cause, in one transaction.
 	RecordRefund(ctx context.Context, bookingID string, r Refund, source string, cause Cause) error
+	// PendingAutoRefunds lists paid bookings left in needs_review because
+	// their slot was taken (ReasonSlotTaken) with no refund recorded, last
+	// changed more than olderThan ago, as the payment events that paid them.
+	PendingAutoRefunds(ctx context.Context, olderThan time.Duration, limit int) ([]PendingRefund, error)
+}
+
+// PendingRefund is an automatic refund still to make: the booking and the
+// payment (as its paying event) to refund.
+type PendingRefund struct {
+	BookingID string
+	Payment   PaymentEvent
+}
+
+// RetryAutoRefunds makes the automatic refunds that failed earlier (Stripe
+// unreachable, say), with the same idempotency key per Checkout Session, so
+// a refund that in fact went through is not made twice. It returns how many
+// bookings it refunded. Run periodically by serve.
+func (s *Service) RetryAutoRefunds(ctx context.Context, olderThan time.Duration) (int, error) {
+	if s.Refunder == nil {
+		return 0, nil
+	}
+	pending, err := s.Store.PendingAutoRefunds(ctx, olderThan, 50)
+	if err != nil {
+		return 0, err
+	}
+	done := 0
+	for i := range pending {
+		p := &pending[i]
+		res := &EventResult{BookingID: p.BookingID, Status: StatusNeedsReview}
+		s.autoRefund(ctx, &p.Payment, res)
+		if res.Status == StatusRefunded {
+			done++
+		}
+	}
+	return done, nil
 }
 
 // autoRefund refunds the payment of ev in full, with an idempotency key per

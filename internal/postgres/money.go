@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -186,6 +187,31 @@ func (db *DB) RecordRefund(ctx context.Context, bookingID string, r booking.Refu
 		_, err = tx.Exec(ctx, moneyTransitionSQL, b.ID, string(booking.StatusRefunded), cause.Kind, cause.Ref, "")
 		return err
 	})
+}
+
+// pendingAutoRefundsSQL finds bookings whose automatic refund has not been
+// made: left for review because their slot was taken, paid, nothing refunded.
+const pendingAutoRefundsSQL = `
+SELECT b.id::text, p.stripe_event_id, p.stripe_session_id, coalesce(p.stripe_payment_intent_id, ''), p.amount, p.currency
+FROM bookings b
+JOIN payments p ON p.booking_id = b.id
+WHERE b.status = 'needs_review' AND b.review_reason = $1
+  AND b.updated_at < now() - make_interval(secs => $2)
+  AND NOT EXISTS (SELECT 1 FROM refunds r WHERE r.booking_id = b.id)
+ORDER BY b.updated_at
+LIMIT $3`
+
+// PendingAutoRefunds lists automatic refunds still to make.
+func (db *DB) PendingAutoRefunds(ctx context.Context, olderThan time.Duration, limit int) ([]booking.PendingRefund, error) {
+	rows, _ := db.Pool.Query(ctx, pendingAutoRefundsSQL, booking.ReasonSlotTaken, olderThan.Seconds(), limit)
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (booking.PendingRefund, error) {
+		var p booking.PendingRefund
+		ev := &p.Payment
+		err := row.Scan(&p.BookingID, &ev.ID, &ev.SessionID, &ev.PaymentIntentID, &ev.AmountTotal, &ev.Currency)
+		ev.Type, ev.Source = booking.EventCheckoutCompleted, "auto_refund_retry"
+		return p, err
+	})
+	return out, interpretError(err)
 }
 
 const knownEventsSQL = `SELECT stripe_event_id FROM webhook_events WHERE stripe_event_id = ANY($1)`

@@ -431,6 +431,47 @@ func TestLatePaymentAutoRefund(t *testing.T) {
 		}
 	})
 
+	t.Run("a refused refund is retried by RetryAutoRefunds with the same key", func(t *testing.T) {
+		t.Parallel()
+		rec := &keyRecorder{next: mock, fail: true}
+		mb := newMoneyBundle(t, rec)
+		late, p := latePaid(t, mb)
+		if res := mb.handle(t, p, "webhook"); res.Status != booking.StatusNeedsReview {
+			t.Fatalf("result %+v", res)
+		}
+		ctx := context.Background()
+		// A booking changed less than olderThan ago is left to its own event.
+		if n, err := mb.svc.RetryAutoRefunds(ctx, time.Hour); err != nil || n != 0 || len(rec.keys) != 1 {
+			t.Fatalf("fresh booking retried: n %d err %v calls %d", n, err, len(rec.keys))
+		}
+		// Stripe still refusing: nothing changes, the next round tries again.
+		if n, err := mb.svc.RetryAutoRefunds(ctx, 0); err != nil || n != 0 {
+			t.Fatalf("refused retry: n %d err %v", n, err)
+		}
+		rec.mu.Lock()
+		rec.fail = false
+		rec.mu.Unlock()
+		if n, err := mb.svc.RetryAutoRefunds(ctx, 0); err != nil || n != 1 {
+			t.Fatalf("retry: n %d err %v", n, err)
+		}
+		if s, _ := mb.status(t, late.ID); s != booking.StatusRefunded {
+			t.Fatalf("status %s, want refunded", s)
+		}
+		want := "auto-refund-" + *late.StripeSessionID
+		for _, k := range rec.keys {
+			if k != want {
+				t.Fatalf("keys %v, want all %s", rec.keys, want)
+			}
+		}
+		if n := pgtest.Count(t, mb.db, `SELECT count(*) FROM refunds WHERE booking_id = $1 AND source = 'auto'`, late.ID); n != 1 {
+			t.Fatalf("auto refund rows %d", n)
+		}
+		// Nothing left to retry.
+		if n, err := mb.svc.RetryAutoRefunds(ctx, 0); err != nil || n != 0 || len(rec.keys) != 3 {
+			t.Fatalf("after refund: n %d err %v calls %d", n, err, len(rec.keys))
+		}
+	})
+
 	t.Run("no refunder configured leaves it for review", func(t *testing.T) {
 		t.Parallel()
 		mb := newMoneyBundle(t, nil)
