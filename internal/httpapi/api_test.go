@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -486,4 +487,27 @@ func TestRoutingAndHeaders(t *testing.T) {
 			seen[got] = true
 		}
 	})
+}
+
+// A browser that reaches an unknown address gets a page; API clients get the
+// JSON error.
+func TestUnknownRouteForBrowsers(t *testing.T) {
+	t.Parallel()
+	tb := setup(t, setupOpts{})
+	req, _ := http.NewRequest(http.MethodGet, tb.srv.URL+"/no/such/page", nil)
+	req.Header.Set("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") ||
+		!strings.Contains(string(body), "Page not found") || strings.Contains(resp.Header.Get("Content-Security-Policy"), "unsafe-inline") {
+		t.Fatalf("browser: status %d type %q csp %q body %.200s", resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Content-Security-Policy"), body)
+	}
+	var e apiError
+	if r := tb.doJSON(t, http.MethodGet, "/no/such/page", nil, nil, &e); r.StatusCode != http.StatusNotFound || e.Error != "not_found" {
+		t.Fatalf("API client: status %d %+v", r.StatusCode, e)
+	}
 }

@@ -34,6 +34,7 @@ func (s *Server) pageRoutes(mux *router) {
 		panic(err) // the templates are embedded; every page is rendered in tests
 	}
 	p := &pages{s: s, pages: ps}
+	s.htmlError = p.renderError
 
 	static := staticHandler(web.Static())
 	mux.Handle("GET /static/", http.StripPrefix("/static", static))

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -50,6 +51,11 @@ func (s *Server) routes(mux *router) {
 	s.pageRoutes(mux)
 
 	mux.Handle("/", s.Handle(func(w http.ResponseWriter, r *http.Request) error {
-		return booking.Errorf(booking.ENotFound, "No such route.")
+		err := booking.Errorf(booking.ENotFound, "No such route.")
+		if s.htmlError != nil && r.Method == http.MethodGet && strings.Contains(r.Header.Get("Accept"), "text/html") {
+			s.htmlError(w, r, booking.Errorf(booking.ENotFound, "There is no page at this address."))
+			return nil
+		}
+		return err
 	}))
 }

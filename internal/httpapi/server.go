@@ -61,6 +61,9 @@ type Server struct {
 	// registered holds the route patterns, in registration order, of the
 	// last handler built by Handler.
 	registered []string
+	// htmlError renders an error as a page, for browsers that reach an
+	// unknown address; set when the pages are served.
+	htmlError func(http.ResponseWriter, *http.Request, error)
 }
 
 // handlerFunc is an HTTP handler that returns an error to be rendered.
