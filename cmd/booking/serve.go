@@ -224,7 +224,7 @@ func newApp(cfg *config.Config, db *postgres.DB, log *slog.Logger) (*httpapi.Ser
 		TrustProxy:   cfg.TrustProxy,
 		WebhookFlood: httpapi.NewLimiter(cfg.WebhookFloodPerMinute),
 		MetricsToken: cfg.MetricsToken,
-		Sessions:     auth.NewSessions(db.SessionStore(5*time.Minute), auth.SessionOpts{Secure: cfg.CookieSecure}, nil),
+		Sessions:     auth.NewSessions(db.SessionStore(5*time.Minute), auth.SessionOpts{Secure: cfg.CookieSecure, IdleTimeout: cfg.SessionIdle, Lifetime: cfg.SessionLifetime}, nil),
 		Auth:         &auth.Authenticator{Store: db},
 		Admin:        &booking.Admin{Store: db, Refunder: refunder, Logger: log},
 		LoginLimiter: httpapi.NewLimiter(cfg.LoginPerMinute),

@@ -33,6 +33,8 @@ type Config struct {
 	// WebhookFloodPerMinute limits badly signed webhook requests per client address.
 	WebhookFloodPerMinute int
 	LoginPerMinute        int
+	SessionIdle           time.Duration
+	SessionLifetime       time.Duration
 	BookingPerMinute      int
 	DemoPayments          bool
 	// SweepInterval is how often serve expires lapsed holds; 0 turns it off.
@@ -63,6 +65,8 @@ var Vars = []struct{ Name, Default, Help string }{
 	{"SHUTDOWN_GRACE", "20s", "how long in-flight requests may finish on SIGTERM"},
 	{"WEBHOOK_FLOOD_PER_MINUTE", "60", "badly signed webhook requests allowed per client address per minute"},
 	{"LOGIN_PER_MINUTE", "5", "login attempts per client address per minute"},
+	{"SESSION_IDLE_TIMEOUT", "30m", "a staff session unused for this long ends"},
+	{"SESSION_LIFETIME", "12h", "a staff session ends this long after login, used or not"},
 	{"BOOKING_PER_MINUTE", "20", "bookings (slot holds) per client address per minute; 0 turns the limit off"},
 	{"SWEEP_INTERVAL", "30s", "how often serve expires lapsed holds (one replica at a time); 0 turns the sweep off"},
 	{"DEMO_PAYMENTS", "true in development without STRIPE_SECRET_KEY", "local demo checkout instead of Stripe; refused in production"},
@@ -160,6 +164,11 @@ func Load(getenv func(string) string) (*Config, error) {
 	}
 	c.ShutdownGrace = grace
 	c.WebhookFloodPerMinute = intVar(get("WEBHOOK_FLOOD_PER_MINUTE", "60"), 1, 100000, "WEBHOOK_FLOOD_PER_MINUTE", bad)
+	c.SessionIdle = durationVar(get("SESSION_IDLE_TIMEOUT", "30m"), time.Minute, 24*time.Hour, "SESSION_IDLE_TIMEOUT", bad)
+	c.SessionLifetime = durationVar(get("SESSION_LIFETIME", "12h"), time.Minute, 30*24*time.Hour, "SESSION_LIFETIME", bad)
+	if c.SessionIdle > c.SessionLifetime {
+		bad("SESSION_IDLE_TIMEOUT: must not be longer than SESSION_LIFETIME")
+	}
 	c.BookingPerMinute = intVar(get("BOOKING_PER_MINUTE", "20"), 0, 100000, "BOOKING_PER_MINUTE", bad)
 	c.LoginPerMinute = intVar(get("LOGIN_PER_MINUTE", "5"), 1, 10000, "LOGIN_PER_MINUTE", bad)
 	sweep, err := time.ParseDuration(get("SWEEP_INTERVAL", "30s"))
@@ -181,6 +190,15 @@ func intVar(s string, lo, hi int, name string, bad func(string, ...any)) int {
 		return lo
 	}
 	return n
+}
+
+func durationVar(s string, lo, hi time.Duration, name string, bad func(string, ...any)) time.Duration {
+	d, err := time.ParseDuration(s)
+	if err != nil || d < lo || d > hi {
+		bad("%s: must be a duration from %s to %s, like 30m, got %q", name, lo, hi, s)
+		return lo
+	}
+	return d
 }
 
 func boolVar(s, name string, bad func(string, ...any)) bool {

@@ -92,3 +92,19 @@ func TestDocsListEveryVariable(t *testing.T) {
 		}
 	}
 }
+
+func TestSessionTimeouts(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(map[string]string{"SESSION_IDLE_TIMEOUT": "15m", "SESSION_LIFETIME": "8h"}))
+	if err != nil || c.SessionIdle.Minutes() != 15 || c.SessionLifetime.Hours() != 8 {
+		t.Fatalf("config %+v err %v", c, err)
+	}
+	_, err = Load(env(map[string]string{"SESSION_IDLE_TIMEOUT": "2h", "SESSION_LIFETIME": "1h"}))
+	if err == nil || !strings.Contains(err.Error(), "SESSION_IDLE_TIMEOUT: must not be longer") {
+		t.Fatalf("idle longer than lifetime accepted: %v", err)
+	}
+	_, err = Load(env(map[string]string{"SESSION_LIFETIME": "forever"}))
+	if err == nil || !strings.Contains(err.Error(), "SESSION_LIFETIME:") {
+		t.Fatalf("bad lifetime accepted: %v", err)
+	}
+}
