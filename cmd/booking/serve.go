@@ -216,7 +216,8 @@ func newApp(cfg *config.Config, db *postgres.DB, log *slog.Logger) (*httpapi.Ser
 		Hold: time.Duration(cfg.HoldMinutes) * time.Minute, Now: time.Now,
 	}
 	refunder, _ := pay.(booking.Refunder)
-	svc.Refunder = refunder // refunds late payments for a slot taken meanwhile
+	expirer, _ := pay.(booking.CheckoutExpirer) // Stripe; demo sessions refuse stale buttons themselves
+	svc.Refunder = refunder                     // refunds late payments for a slot taken meanwhile
 	app := &httpapi.Server{
 		Service: svc, DB: db, Logger: log, Metrics: httpapi.NewMetrics(), Version: version,
 		Verifier:     &payment.Verifier{Secrets: secrets},
@@ -226,7 +227,7 @@ func newApp(cfg *config.Config, db *postgres.DB, log *slog.Logger) (*httpapi.Ser
 		MetricsToken: cfg.MetricsToken,
 		Sessions:     auth.NewSessions(db.SessionStore(5*time.Minute), auth.SessionOpts{Secure: cfg.CookieSecure, IdleTimeout: cfg.SessionIdle, Lifetime: cfg.SessionLifetime}, nil),
 		Auth:         &auth.Authenticator{Store: db},
-		Admin:        &booking.Admin{Store: db, Refunder: refunder, Logger: log},
+		Admin:        &booking.Admin{Store: db, Refunder: refunder, Checkouts: expirer, Logger: log},
 		LoginLimiter: httpapi.NewLimiter(cfg.LoginPerMinute),
 	}
 	app.Demo = demo

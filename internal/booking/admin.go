@@ -248,7 +248,15 @@ type AdminStore interface {
 type Admin struct {
 	Store    AdminStore
 	Refunder Refunder // nil: confirmed bookings cannot be refunded
-	Logger   *slog.Logger
+	// Checkouts, when set, expires the Checkout Session of a booking staff
+	// cancel before it is paid, so the customer can no longer pay it.
+	Checkouts CheckoutExpirer
+	Logger    *slog.Logger
+}
+
+// CheckoutExpirer expires an open Checkout Session.
+type CheckoutExpirer interface {
+	ExpireCheckout(ctx context.Context, sessionID string) error
 }
 
 // CancelBooking cancels a booking for a staff member: pending or awaiting
@@ -266,6 +274,7 @@ func (a *Admin) CancelBooking(ctx context.Context, bookingID string, by *Staff) 
 		return nil, err
 	}
 	if plan.Refund == nil {
+		a.expireCheckout(ctx, plan.Booking)
 		return plan.Booking, nil
 	}
 	if a.Refunder == nil {
@@ -292,6 +301,20 @@ func (a *Admin) CancelBooking(ctx context.Context, bookingID string, by *Staff) 
 			"amount", r.Amount, "currency", r.Currency, "staff_id", by.ID)
 	}
 	return b, nil
+}
+
+// expireCheckout closes the Checkout Session of a booking cancelled before
+// payment. It is best effort: a session that completed meanwhile (an
+// asynchronous payment under way) cannot be expired, and a payment that
+// still arrives puts the booking in needs_review, never back on the slot.
+func (a *Admin) expireCheckout(ctx context.Context, b *Booking) {
+	if a.Checkouts == nil || b == nil || b.StripeSessionID == nil {
+		return
+	}
+	if err := a.Checkouts.ExpireCheckout(context.WithoutCancel(ctx), *b.StripeSessionID); err != nil && a.Logger != nil {
+		a.Logger.WarnContext(ctx, "could not expire the checkout session of a cancelled booking",
+			"booking_id", b.ID, "session_id", *b.StripeSessionID, "err", err)
+	}
 }
 
 // ResourcePatch changes a resource; nil fields are left alone.

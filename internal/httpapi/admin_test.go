@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -498,5 +499,40 @@ func TestAdminMetrics(t *testing.T) {
 		if !strings.Contains(string(text), name) {
 			t.Fatalf("/metrics lacks %s", name)
 		}
+	}
+}
+
+// expireRecorder records the sessions expired, and passes the call on.
+type expireRecorder struct {
+	next booking.CheckoutExpirer
+	mu   sync.Mutex
+	ids  []string
+}
+
+func (e *expireRecorder) ExpireCheckout(ctx context.Context, id string) error {
+	e.mu.Lock()
+	e.ids = append(e.ids, id)
+	e.mu.Unlock()
+	return e.next.ExpireCheckout(ctx, id)
+}
+
+// Cancelling a booking before payment closes its Checkout Session, so the
+// customer can no longer pay for a slot that was given up.
+func TestAdminCancelExpiresCheckout(t *testing.T) {
+	t.Parallel()
+	rec := &expireRecorder{next: payment.NewStripe(payment.StripeOpts{SecretKey: "sk_test_123", APIBase: stripeMockURL(), Timeout: 5 * time.Second})}
+	tb := staffSetup(t, staffOpts{checkouts: rec})
+	ops, _ := staffLogin(t, tb, booking.RoleOps)
+	b := createTestBooking(t, tb)
+	if resp := ops.do(t, http.MethodPost, "/api/admin/bookings/"+b.ID+"/cancel", nil, nil, nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("cancel: %d", resp.StatusCode)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.ids) != 1 || rec.ids[0] != *b.StripeSessionID {
+		t.Fatalf("expired sessions %v, want [%s]", rec.ids, *b.StripeSessionID)
+	}
+	if strings.Contains(tb.logs.String(), "could not expire") {
+		t.Fatalf("expiring against stripe-mock failed: %s", tb.logs.String())
 	}
 }

@@ -34,6 +34,7 @@ type staffOpts struct {
 	db             *postgres.DB     // default: a fresh database
 	loginPerMinute int              // default: 10000 (no per-address limit in the way)
 	refunder       booking.Refunder // default: Stripe on stripe-mock
+	checkouts      booking.CheckoutExpirer
 	trustProxy     bool
 	secureCookie   bool
 	idleTimeout    time.Duration // default: the product's
@@ -70,7 +71,7 @@ func staffSetup(t testing.TB, o staffOpts) *testBundle {
 		Sessions: auth.NewSessions(db.SessionStore(0), auth.SessionOpts{Secure: o.secureCookie,
 			IdleTimeout: o.idleTimeout, Lifetime: o.lifetime}, nil),
 		Auth:         &auth.Authenticator{Store: db, Params: staffParams},
-		Admin:        &booking.Admin{Store: db, Refunder: o.refunder, Logger: log},
+		Admin:        &booking.Admin{Store: db, Refunder: o.refunder, Checkouts: o.checkouts, Logger: log},
 		LoginLimiter: httpapi.NewLimiter(o.loginPerMinute),
 	}
 	api.Metrics.Registry.MustRegister(db.PoolCollector())

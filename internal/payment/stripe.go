@@ -122,6 +122,15 @@ func (s *Stripe) SessionEvent(ctx context.Context, sessionID string) (*booking.P
 	return ev, nil
 }
 
+// ExpireCheckout expires an open Checkout Session so it can no longer be
+// paid. Errors: payment_provider_error (also for a session that is not open).
+func (s *Stripe) ExpireCheckout(ctx context.Context, sessionID string) error {
+	if _, err := s.sc.V1CheckoutSessions.Expire(ctx, sessionID, nil); err != nil {
+		return providerError("expire checkout session", err)
+	}
+	return nil
+}
+
 func providerError(op string, err error) error {
 	return booking.WrapError(booking.EPaymentProvider, "The payment provider could not be reached. Please try again.", fmt.Errorf("%s: %w", op, err))
 }
