@@ -323,8 +323,8 @@ func TestDemoRoutesAbsentInProduction(t *testing.T) {
 	t.Parallel()
 	d := setupDemo(t, true)
 	resp, body := get(t, http.DefaultClient, d.url+"/demo/checkout/cs_demo_0123456789abcdef", browserAccept)
-	if resp.StatusCode != http.StatusNotFound || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
-		t.Errorf("status %d, Content-Type %q: want the API's JSON 404", resp.StatusCode, resp.Header.Get("Content-Type"))
+	if resp.StatusCode != http.StatusNotFound || !strings.Contains(body, "Page not found") {
+		t.Errorf("status %d, Content-Type %q: want the generic not-found page", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 	if strings.Contains(body, "Demo") {
 		t.Errorf("production answer mentions the demo: %s", body)
