@@ -59,7 +59,7 @@
           armed = false;
           btn.textContent = label;
           btn.className = 'btn btn-danger btn-small';
-        }, 5000);
+        }, 10000);
         return;
       }
       window.clearTimeout(timer);
@@ -110,8 +110,9 @@
     }
     B.showAlert($('dash-error'), '');
     const after = res.body && res.body.booking ? res.body.booking.status : verb;
-    notice('Booking ' + b.reference + ' is now ' + B.statusLabel(after).toLowerCase() + '.');
+    // Reload first: the notice means the tables already show the result.
     await loadAll();
+    notice('Booking ' + b.reference + ' is now ' + B.statusLabel(after).toLowerCase() + '.');
   }
 
   async function replayEvent(ev) {
@@ -123,8 +124,8 @@
     }
     B.showAlert($('dash-error'), '');
     const outcome = res.body && res.body.outcome ? res.body.outcome : 'done';
-    notice('Event ' + ev.id + ' replayed: ' + outcome + '.');
     await loadAll();
+    notice('Event ' + ev.id + ' replayed: ' + outcome + '.');
   }
 
   function eventRow(ev) {
