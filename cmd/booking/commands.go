@@ -19,17 +19,6 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// DemoResource is the resource `booking seed` creates on an empty database.
-var DemoResource = booking.Resource{
-	Slug: "consultation", Name: "Consultation room", Description: "A quiet room for one-hour meetings.",
-	PriceAmount: 5000, Currency: "eur", DurationMinutes: 60, Timezone: "Europe/Paris", Active: true,
-	WeeklyHours: []booking.OpenSpan{
-		{Weekday: 1, Start: "09:00", End: "17:00"}, {Weekday: 2, Start: "09:00", End: "17:00"},
-		{Weekday: 3, Start: "09:00", End: "17:00"}, {Weekday: 4, Start: "09:00", End: "17:00"},
-		{Weekday: 5, Start: "09:00", End: "17:00"}, {Weekday: 6, Start: "10:00", End: "14:00"},
-	},
-}
-
 func cmdSeed(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("seed", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -49,7 +38,7 @@ func cmdSeed(ctx context.Context, args []string, getenv func(string) string, std
 		fmt.Fprintf(stdout, "%d resource(s) exist; nothing to seed\n", len(existing))
 		return nil
 	}
-	r := DemoResource
+	r := booking.DemoResource()
 	created, err := db.CreateResource(ctx, &r, true)
 	if err != nil {
 		return err

@@ -68,16 +68,9 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// consultation is the resource the tests book: open Monday to Saturday.
-var consultation = booking.Resource{
-	Slug: "consultation", Name: "Consultation room", Description: "A quiet room for one-hour meetings, coffee included.",
-	PriceAmount: 5000, Currency: "eur", DurationMinutes: 60, Timezone: "Europe/Paris", Active: true,
-	WeeklyHours: []booking.OpenSpan{
-		{Weekday: 1, Start: "09:00", End: "17:00"}, {Weekday: 2, Start: "09:00", End: "17:00"},
-		{Weekday: 3, Start: "09:00", End: "17:00"}, {Weekday: 4, Start: "09:00", End: "17:00"},
-		{Weekday: 5, Start: "09:00", End: "17:00"}, {Weekday: 6, Start: "10:00", End: "14:00"},
-	},
-}
+// consultation is the resource the tests book: the demo resource, open
+// Monday to Saturday.
+var consultation = booking.DemoResource()
 
 func newApp(t *testing.T) *app {
 	t.Helper()
