@@ -2,7 +2,8 @@
 -- checkout.session.completed for a pending booking: the same statements, in
 -- the same order and the same round trips — BEGIN; one pipeline with the
 -- ledger insert, the booking lock and the payment check; one pipeline with
--- the payment insert, the status change and the ledger outcome; COMMIT.
+-- the payment insert, the status change, the ledger outcome and the look-up
+-- of refund or dispute events that came before the payment; COMMIT.
 -- Run by cmd/webhookbench (scripts/bench.sh) with:
 --   -D k=0 -D clients=<c> -D base=<b>   booking n = base + k*clients + client_id
 --   -D apiver=... -D payload=\x...      the event's API version and raw bytes
@@ -14,8 +15,8 @@
 \set n :base + :k * :clients + :client_id
 BEGIN;
 \startpipeline
-INSERT INTO webhook_events (stripe_event_id, type, livemode, api_version, stripe_session_id, outcome, payload, source, stripe_created_at)
-VALUES ('evt_pgb_' || :n, :etype, :livemode, :apiver, nullif('cs_pgb_' || :n, ''), 'received', :payload, :source, :created)
+INSERT INTO webhook_events (stripe_event_id, type, livemode, api_version, stripe_session_id, outcome, payload, source, stripe_created_at, stripe_payment_intent_id)
+VALUES ('evt_pgb_' || :n, :etype, :livemode, :apiver, nullif('cs_pgb_' || :n, ''), 'received', :payload, :source, :created, nullif('pi_pgb_' || :n, ''))
 ON CONFLICT (stripe_event_id) DO NOTHING
 RETURNING id;
 SELECT id::text, reference, resource_id::text, starts_at, ends_at, status, amount_total, currency,
@@ -41,5 +42,9 @@ UPDATE webhook_events
 SET outcome = :outcome, detail = '', booking_id = md5('cs_pgb_' || :n)::uuid, processed_at = now(),
     replay_count = replay_count + CASE WHEN :replay THEN 1 ELSE 0 END
 WHERE stripe_event_id = 'evt_pgb_' || :n;
+SELECT payload FROM webhook_events
+WHERE outcome = 'unmatched' AND stripe_payment_intent_id = 'pi_pgb_' || :n
+  AND type IN ('charge.refunded', 'charge.dispute.created')
+ORDER BY id;
 \endpipeline
 COMMIT;

@@ -56,7 +56,7 @@ func cmdReconcile(ctx context.Context, args []string, getenv func(string) string
 	defer db.Close()
 	st := payment.NewStripe(payment.StripeOpts{SecretKey: cfg.StripeSecret, APIBase: cfg.StripeAPIBase, AppURL: cfg.AppURL})
 	svc := &booking.Service{Store: db, Payments: st, Refunder: st, Logger: log,
-		Hold: time.Duration(cfg.HoldMinutes) * time.Minute, Now: time.Now}
+		Hold: time.Duration(cfg.HoldMinutes) * time.Minute, Now: time.Now, ParseStored: payment.ParseStored}
 
 	from := time.Now().Add(-*since)
 	fmt.Fprintf(stderr, "reconcile: listing Stripe events since %s\n", from.UTC().Format(time.RFC3339))

@@ -214,6 +214,7 @@ func newApp(cfg *config.Config, db *postgres.DB, log *slog.Logger) (*httpapi.Ser
 	svc := &booking.Service{
 		Store: db, Payments: pay, Logger: log,
 		Hold: time.Duration(cfg.HoldMinutes) * time.Minute, Now: time.Now,
+		ParseStored: payment.ParseStored, // applies refunds that arrived before their payment
 	}
 	refunder, _ := pay.(booking.Refunder)
 	expirer, _ := pay.(booking.CheckoutExpirer) // Stripe; demo sessions refuse stale buttons themselves

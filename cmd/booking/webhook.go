@@ -76,7 +76,8 @@ func cmdWebhook(ctx context.Context, args []string, getenv func(string) string, 
 // newCommandService is the booking service of a one-off command: Stripe, or
 // demo payments in development without Stripe keys, as serve would use.
 func newCommandService(cfg *config.Config, db *postgres.DB, log *slog.Logger) *booking.Service {
-	svc := &booking.Service{Store: db, Logger: log, Hold: time.Duration(cfg.HoldMinutes) * time.Minute, Now: time.Now}
+	svc := &booking.Service{Store: db, Logger: log, Hold: time.Duration(cfg.HoldMinutes) * time.Minute, Now: time.Now,
+		ParseStored: payment.ParseStored}
 	if cfg.DemoPayments {
 		d := &payment.Demo{AppURL: cfg.AppURL}
 		svc.Payments, svc.Refunder = d, d

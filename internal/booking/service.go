@@ -67,6 +67,9 @@ type EventResult struct {
 	BookingID string
 	Status    Status // booking status after the event, when matched
 	Detail    string
+	// UnmatchedMoney holds the stored payloads of refund and dispute events
+	// of the PaymentIntent this event paid with that arrived before it.
+	UnmatchedMoney [][]byte
 }
 
 // Payments is the payment provider edge (Stripe, or demo payments).
@@ -106,6 +109,10 @@ type Service struct {
 	// Refunder refunds a late payment for a slot taken meanwhile; nil leaves
 	// such bookings in needs_review for staff.
 	Refunder Refunder
+	// ParseStored parses a payload kept in the webhook ledger; with it, refund
+	// and dispute events that arrived before their payment are applied as
+	// soon as the payment is recorded.
+	ParseStored func(payload []byte) (*PaymentEvent, error)
 }
 
 // CreateRequest is the body of POST /api/bookings.
@@ -344,7 +351,29 @@ func (s *Service) HandleEvent(ctx context.Context, ev *PaymentEvent) (*EventResu
 		// A network call: only now that the event's transaction committed.
 		s.autoRefund(ctx, ev, res)
 	}
+	s.applyEarlyMoneyEvents(ctx, ev, res)
 	return res, nil
+}
+
+// applyEarlyMoneyEvents replays, through the same idempotent path, the
+// refund and dispute events that arrived before the payment ev recorded and
+// were stored as unmatched. The payment is committed whatever happens here;
+// a failure is logged and the event stays replayable by hand.
+func (s *Service) applyEarlyMoneyEvents(ctx context.Context, ev *PaymentEvent, res *EventResult) {
+	if s.ParseStored == nil {
+		return
+	}
+	for _, payload := range res.UnmatchedMoney {
+		early, err := s.ParseStored(payload)
+		if err == nil {
+			early.Source = "replay"
+			_, err = s.HandleEvent(ctx, early)
+		}
+		if err != nil {
+			s.Logger.ErrorContext(ctx, "could not apply an event that arrived before its payment; replay it",
+				"payment_event_id", ev.ID, "payment_intent", ev.PaymentIntentID, "err", err)
+		}
+	}
 }
 
 // ReturnFromCheckout retrieves a Checkout Session and applies the same

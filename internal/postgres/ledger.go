@@ -13,8 +13,8 @@ import (
 // insertEventSQL writes the ledger row first: its unique event id serialises
 // concurrent deliveries of one event, and a known id is a duplicate.
 const insertEventSQL = `
-INSERT INTO webhook_events (stripe_event_id, type, livemode, api_version, stripe_session_id, outcome, payload, source, stripe_created_at)
-VALUES ($1, $2, $3, $4, nullif($5, ''), 'received', $6, $7, $8)
+INSERT INTO webhook_events (stripe_event_id, type, livemode, api_version, stripe_session_id, outcome, payload, source, stripe_created_at, stripe_payment_intent_id)
+VALUES ($1, $2, $3, $4, nullif($5, ''), 'received', $6, $7, $8, nullif($9, ''))
 ON CONFLICT (stripe_event_id) DO NOTHING
 RETURNING id`
 
@@ -50,6 +50,14 @@ SET status = $2, status_cause = 'stripe_event', status_cause_ref = $3,
     stripe_session_id = coalesce(stripe_session_id, $5), updated_at = now()
 WHERE id = $1`
 
+// unmatchedMoneyEventsSQL finds the stored refund and dispute events of a
+// PaymentIntent that found no booking when they arrived, oldest first.
+const unmatchedMoneyEventsSQL = `
+SELECT payload FROM webhook_events
+WHERE outcome = 'unmatched' AND stripe_payment_intent_id = $1
+  AND type IN ('charge.refunded', 'charge.dispute.created')
+ORDER BY id`
+
 const finishEventSQL = `
 UPDATE webhook_events
 SET outcome = $2, detail = $3, booking_id = $4, processed_at = now(),
@@ -82,7 +90,7 @@ func (db *DB) ApplyEvent(ctx context.Context, ev *booking.PaymentEvent, decide b
 				created = ev.Created
 			}
 			first.Queue(insertEventSQL, ev.ID, ev.Type, ev.Livemode, ev.APIVersion, ev.SessionID,
-				ev.Payload, ev.Source, created)
+				ev.Payload, ev.Source, created, ev.PaymentIntentID)
 		}
 		if checkout {
 			first.Queue(lockSessionBookingSQL, ev.SessionID, ref)
@@ -124,14 +132,17 @@ func (db *DB) ApplyEvent(ctx context.Context, ev *booking.PaymentEvent, decide b
 
 		// Second round trip: the effects and the ledger outcome, pipelined.
 		var second pgx.Batch
+		lookUnmatched := false
 		var bookingID *string
 		switch {
 		case checkout && found:
 			bookingID = &b.ID
 			res.BookingID, res.Status = b.ID, b.Status
-			if err := db.applyPlan(ctx, tx, &second, ev, &b, decide(&b, ev, paid), &res); err != nil {
+			plan := decide(&b, ev, paid)
+			if err := db.applyPlan(ctx, tx, &second, ev, &b, plan, &res); err != nil {
 				return err
 			}
+			lookUnmatched = plan.RecordPayment && ev.PaymentIntentID != ""
 		case checkout:
 			res.Outcome, res.Detail = booking.OutcomeUnmatched, "no booking for this Checkout Session"
 		default:
@@ -141,7 +152,28 @@ func (db *DB) ApplyEvent(ctx context.Context, ev *booking.PaymentEvent, decide b
 			}
 		}
 		second.Queue(finishEventSQL, ledgerID, string(res.Outcome), res.Detail, bookingID, replay)
-		return tx.SendBatch(ctx, &second).Close()
+		if !lookUnmatched {
+			return tx.SendBatch(ctx, &second).Close()
+		}
+		// A payment was recorded: in the same round trip, fetch refund and
+		// dispute events of its PaymentIntent that arrived before it.
+		second.Queue(unmatchedMoneyEventsSQL, ev.PaymentIntentID)
+		results := tx.SendBatch(ctx, &second)
+		for i := 0; i < second.Len()-1; i++ {
+			if _, err := results.Exec(); err != nil {
+				results.Close()
+				return err
+			}
+		}
+		rows, err := results.Query()
+		if err == nil {
+			res.UnmatchedMoney, err = pgx.CollectRows(rows, pgx.RowTo[[]byte])
+		}
+		if err != nil {
+			results.Close()
+			return err
+		}
+		return results.Close()
 	})
 	if err != nil {
 		return nil, err

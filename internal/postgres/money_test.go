@@ -521,3 +521,35 @@ func TestOwnRefundAfterListlessChargeRefundedCountsOnce(t *testing.T) {
 		})
 	}
 }
+
+// A refund event that arrives before the payment it refunds is stored as
+// unmatched, then applied as soon as the payment is recorded.
+func TestRefundBeforePaymentAppliedWithThePayment(t *testing.T) {
+	t.Parallel()
+	mb := newMoneyBundle(t, nil)
+	mb.svc.ParseStored = payment.ParseStored
+	b := pgtest.CreateBooking(t, mb.db, mb.res, pgtest.BookingOpts{})
+	refunds := []map[string]any{{"id": "re_early", "object": "refund", "amount": b.AmountTotal, "currency": "eur", "status": "succeeded"}}
+	if res := mb.handle(t, chargeRefundedPayload("evt_early_refund", "ch_early", "pi_early", b.AmountTotal, b.AmountTotal, refunds), "webhook"); res.Outcome != booking.OutcomeUnmatched {
+		t.Fatalf("early refund: %+v, want unmatched", res)
+	}
+	if res := mb.handle(t, paidSessionPayload("evt_early_pay", b, "pi_early", b.AmountTotal), "webhook"); res.Outcome != booking.OutcomeProcessed || len(res.UnmatchedMoney) != 1 {
+		t.Fatalf("payment: %+v, want processed with one early event", res)
+	}
+	if st, _ := mb.status(t, b.ID); st != booking.StatusRefunded {
+		t.Fatalf("status %s, want refunded", st)
+	}
+	if outcome, _, id := mb.ledger(t, "evt_early_refund"); outcome != string(booking.OutcomeProcessed) || id == nil || *id != b.ID {
+		t.Fatalf("early refund ledger row: %s %v", outcome, id)
+	}
+	if n := pgtest.Count(t, mb.db, `SELECT count(*) FROM refunds WHERE booking_id = $1 AND stripe_refund_id = 're_early'`, b.ID); n != 1 {
+		t.Fatalf("refund rows %d, want 1", n)
+	}
+	// The payment's redelivery finds nothing more to do.
+	if res := mb.handle(t, paidSessionPayload("evt_early_pay", b, "pi_early", b.AmountTotal), "webhook"); res.Outcome != booking.OutcomeDuplicate {
+		t.Fatalf("redelivery: %+v", res)
+	}
+	if n := pgtest.Count(t, mb.db, `SELECT replay_count FROM webhook_events WHERE stripe_event_id = 'evt_early_refund'`); n != 1 {
+		t.Fatalf("early refund applied %d times after arrival, want 1", n)
+	}
+}
