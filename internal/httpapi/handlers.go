@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/json"
 	"math"
 	"net/http"
 	"strconv"
@@ -160,7 +161,7 @@ func (s *Server) handleCompatCheckout(w http.ResponseWriter, r *http.Request) er
 	}
 	if replay != nil {
 		var prev booking.Created
-		if err := jsonUnmarshal(replay, &prev); err != nil {
+		if err := json.Unmarshal(replay, &prev); err != nil {
 			return err
 		}
 		out = &prev

@@ -92,15 +92,3 @@ func (db *DB) CreateResource(ctx context.Context, r *booking.Resource, isDefault
 	}
 	return &out, nil
 }
-
-const findResourceBySlugSQL = `SELECT ` + resourceColumns + ` FROM resources WHERE slug = $1`
-
-// FindResourceBySlug returns the resource with slug. Errors: not_found.
-func (db *DB) FindResourceBySlug(ctx context.Context, slug string) (*booking.Resource, error) {
-	rows, _ := db.Pool.Query(ctx, findResourceBySlugSQL, slug)
-	r, err := pgx.CollectExactlyOneRow(rows, scanResource)
-	if err != nil {
-		return nil, interpretError(err)
-	}
-	return &r, nil
-}
