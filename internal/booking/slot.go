@@ -40,31 +40,77 @@ func (s OpenSpan) minutes() (start, end int, err error) {
 	return start, end, nil
 }
 
+// wallClock resolves the local wall-clock time minute (0 to 24*60, where
+// 24*60 is the next day's 00:00) of date y-mo-d in loc from the zone's real
+// UTC offsets, whatever the size of its daylight-saving shifts.
+//
+// first is the earliest instant at which the local clock reads exactly that
+// time; exists is false when no instant does (a jump skips it). reached is the
+// earliest instant at which the local clock reads that time or later: the
+// instant of the jump when it is skipped, and otherwise first (unless a jump
+// passed the time before a shift back to it, which no real zone does).
+func wallClock(y int, mo time.Month, d, minute int, loc *time.Location) (first, reached time.Time, exists bool) {
+	// The wall time written as if it were UTC. An instant whose local clock
+	// reads it is wall minus the offset in force at that instant.
+	wall := time.Date(y, mo, d, 0, 0, 0, 0, time.UTC).Add(time.Duration(minute) * time.Minute)
+	// UTC offsets stay well below 26 hours, so every instant whose clock reads
+	// that wall time, or jumps over it, lies within 26 hours of it. Walk the
+	// zone's periods (spans of one offset) covering that range in time order.
+	const reach = 26 * time.Hour
+	haveReached := false
+	for at, to := wall.Add(-reach), wall.Add(reach); ; {
+		lt := at.In(loc)
+		_, off := lt.Zone()
+		start, end := lt.ZoneBounds() // zero: since/until the beginning/end of time
+		// In this period the clock reads from start+off to end+off.
+		cand := wall.Add(-time.Duration(off) * time.Second)
+		afterStart := start.IsZero() || !cand.Before(start)
+		beforeEnd := end.IsZero() || cand.Before(end)
+		switch {
+		case afterStart && beforeEnd:
+			// The clock reads the wall time in this period, at cand.
+			if !haveReached {
+				reached, haveReached = cand, true
+			}
+			return cand, reached, true
+		case !afterStart && !haveReached:
+			// The clock is already past the wall time when this period
+			// starts: the jump into it skipped the wall time.
+			reached, haveReached = start, true
+		}
+		if end.IsZero() || !end.Before(to) {
+			break
+		}
+		at = end
+	}
+	return time.Time{}, reached, false
+}
+
 // wallTime returns the instant of a local wall-clock time on a date. For a time
 // that does not exist (skipped by a daylight-saving jump) ok is false; for a
 // time that exists twice the earlier instant is returned.
 func wallTime(y int, mo time.Month, d, minute int, loc *time.Location) (t time.Time, ok bool) {
-	t = time.Date(y, mo, d, minute/60, minute%60, 0, 0, loc)
-	if t.Hour() != (minute/60)%24 || t.Minute() != minute%60 {
-		return t, false
-	}
-	if minute == 24*60 {
-		return t, true
-	}
-	// time.Date picks one of two instants for an ambiguous time; prefer the earlier.
-	if e := t.Add(-time.Hour); e.Hour() == t.Hour() && e.Minute() == t.Minute() && e.Day() == t.Day() {
-		return e, true
-	}
-	return t, true
+	t, _, ok = wallClock(y, mo, d, minute, loc)
+	return t, ok
 }
+
+var errBadDuration = errors.New("slot duration must be positive")
 
 // SlotsOn lists the slots of resource r on local date (y, mo, d): consecutive
 // durations from the start of each opening window that fit before its end.
-// Slots whose wall-clock start does not exist on that day are left out.
+// Slots whose wall-clock start does not exist on that day are left out; a
+// wall-clock start that happens twice is taken at its earlier instant.
+//
+// The grid is by wall clock, but a slot lasts its duration in real time, so
+// around a daylight-saving jump a slot may run into the next one on the grid:
+// the later one is then left out, and no two listed slots overlap.
 func (r *Resource) SlotsOn(y int, mo time.Month, d int) ([]Slot, error) {
 	loc, err := time.LoadLocation(r.Timezone)
 	if err != nil {
 		return nil, err
+	}
+	if r.DurationMinutes <= 0 {
+		return nil, errBadDuration
 	}
 	weekday := int(time.Date(y, mo, d, 12, 0, 0, 0, time.UTC).Weekday())
 	dur := time.Duration(r.DurationMinutes) * time.Minute
@@ -78,8 +124,13 @@ func (r *Resource) SlotsOn(y int, mo time.Month, d int) ([]Slot, error) {
 			continue
 		}
 		// The window closes at an instant: a daylight-saving jump inside the
-		// window shifts the wall clock, so a slot must also end by then.
-		closeAt := time.Date(y, mo, d, end/60, end%60, 0, 0, loc)
+		// window shifts the wall clock, so a slot must also end by then. That
+		// instant is the first at which the local clock reads the closing
+		// time or later: for a closing time that happens twice, its earlier
+		// instant (the rule used for every wall time); for one skipped by a
+		// jump, the instant of the jump. "24:00" is the next day's 00:00, so
+		// a day's slots always end by the time the next day's can start.
+		_, closeAt, _ := wallClock(y, mo, d, end, loc)
 		for m := start; m+r.DurationMinutes <= end; m += r.DurationMinutes {
 			st, ok := wallTime(y, mo, d, m, loc)
 			if !ok || st.Add(dur).After(closeAt) {
@@ -89,10 +140,13 @@ func (r *Resource) SlotsOn(y int, mo time.Month, d int) ([]Slot, error) {
 		}
 	}
 	sort.Slice(slots, func(i, j int) bool { return slots[i].StartsAt.Before(slots[j].StartsAt) })
-	// Overlapping opening windows could yield the same slot twice.
+	// Keep a slot only when it starts once the previous kept one has ended:
+	// the earlier slot wins. This also lists each slot once when opening
+	// windows overlap. All slots last the same, so the previous kept slot is
+	// the one that ends last.
 	out := slots[:0]
-	for i, s := range slots {
-		if i == 0 || !s.StartsAt.Equal(out[len(out)-1].StartsAt) {
+	for _, s := range slots {
+		if len(out) == 0 || !s.StartsAt.Before(out[len(out)-1].EndsAt) {
 			out = append(out, s)
 		}
 	}

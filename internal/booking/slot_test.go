@@ -1,6 +1,7 @@
 package booking_test
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -228,6 +229,35 @@ func TestLocalTime(t *testing.T) {
 		{"new york after the spring gap", "America/New_York", "2030-03-10", "03:00", "2030-03-10T07:00:00Z"},
 		{"new york ambiguous time takes the earlier instant", "America/New_York", "2030-11-03", "01:30", "2030-11-03T05:30:00Z"},
 		{"new york after the fall back", "America/New_York", "2030-11-03", "02:00", "2030-11-03T07:00:00Z"},
+		// 2027 transitions (see dstTransitions below).
+		{"paris 2027 spring gap start", "Europe/Paris", "2027-03-28", "02:00", ""},
+		{"paris 2027 spring gap end", "Europe/Paris", "2027-03-28", "02:59", ""},
+		{"paris 2027 after the spring gap", "Europe/Paris", "2027-03-28", "03:00", "2027-03-28T01:00:00Z"},
+		{"paris 2027 first 02:00 of the fall back", "Europe/Paris", "2027-10-31", "02:00", "2027-10-31T00:00:00Z"},
+		{"paris 2027 first 02:59 of the fall back", "Europe/Paris", "2027-10-31", "02:59", "2027-10-31T00:59:00Z"},
+		{"paris 2027 03:00 once after the fall back", "Europe/Paris", "2027-10-31", "03:00", "2027-10-31T02:00:00Z"},
+		{"new york 2027 inside the spring gap", "America/New_York", "2027-03-14", "02:30", ""},
+		{"new york 2027 just before the spring gap", "America/New_York", "2027-03-14", "01:59", "2027-03-14T06:59:00Z"},
+		{"new york 2027 first 01:00 of the fall back", "America/New_York", "2027-11-07", "01:00", "2027-11-07T05:00:00Z"},
+		{"new york 2027 first 01:59 of the fall back", "America/New_York", "2027-11-07", "01:59", "2027-11-07T05:59:00Z"},
+		{"new york 2027 02:00 once after the fall back", "America/New_York", "2027-11-07", "02:00", "2027-11-07T07:00:00Z"},
+		// Lord Howe shifts by 30 minutes: 02:00-02:29 do not exist on
+		// 2027-10-03, and 01:30-01:59 happen twice on 2027-04-04 (+11, then +10:30).
+		{"lord howe 2027 just before the 30-minute gap", "Australia/Lord_Howe", "2027-10-03", "01:59", "2027-10-02T15:29:00Z"},
+		{"lord howe 2027 start of the 30-minute gap", "Australia/Lord_Howe", "2027-10-03", "02:00", ""},
+		{"lord howe 2027 end of the 30-minute gap", "Australia/Lord_Howe", "2027-10-03", "02:29", ""},
+		{"lord howe 2027 after the 30-minute gap", "Australia/Lord_Howe", "2027-10-03", "02:30", "2027-10-02T15:30:00Z"},
+		{"lord howe 2027 before the 30-minute repeat", "Australia/Lord_Howe", "2027-04-04", "01:29", "2027-04-03T14:29:00Z"},
+		{"lord howe 2027 first 01:30 of the repeat", "Australia/Lord_Howe", "2027-04-04", "01:30", "2027-04-03T14:30:00Z"},
+		{"lord howe 2027 first 01:45 of the repeat", "Australia/Lord_Howe", "2027-04-04", "01:45", "2027-04-03T14:45:00Z"},
+		{"lord howe 2027 first 01:59 of the repeat", "Australia/Lord_Howe", "2027-04-04", "01:59", "2027-04-03T14:59:00Z"},
+		{"lord howe 2027 02:00 once after the repeat", "Australia/Lord_Howe", "2027-04-04", "02:00", "2027-04-03T15:30:00Z"},
+		// Santiago changes at midnight: Sunday 00:00-00:59 do not exist on
+		// 2027-09-05, and Saturday 23:00-23:59 happen twice on 2027-04-03.
+		{"santiago 2027 midnight skipped", "America/Santiago", "2027-09-05", "00:00", ""},
+		{"santiago 2027 01:00 after the midnight gap", "America/Santiago", "2027-09-05", "01:00", "2027-09-05T04:00:00Z"},
+		{"santiago 2027 first 23:30 before midnight", "America/Santiago", "2027-04-03", "23:30", "2027-04-04T02:30:00Z"},
+		{"santiago 2027 midnight after the repeat", "America/Santiago", "2027-04-04", "00:00", "2027-04-04T04:00:00Z"},
 		{"24:00 is not a clock time", "UTC", "2030-01-07", "24:00", ""},
 		{"hour out of range", "UTC", "2030-01-07", "25:00", ""},
 		{"minute out of range", "UTC", "2030-01-07", "10:60", ""},
@@ -291,6 +321,310 @@ func TestSlotsOnEndByClosingInstant(t *testing.T) {
 	for _, s := range slots {
 		if s.EndsAt.After(closeAt) {
 			t.Fatalf("slot %v ends after closing %v", s, closeAt)
+		}
+	}
+}
+
+// dstTransitions are the 2027 daylight-saving changes walked through below, all
+// on a Sunday. Closing instants of 05:00 and 24:00 (next day's 00:00) are given
+// in UTC; neither wall time is near the change, so each exists exactly once.
+//
+// Australia/Lord_Howe shifts by 30 minutes; its 2027 changes were looked up
+// with the Go time package (Time.ZoneBounds): on 2027-04-04 at 02:00 +11 the
+// clock goes back to 01:30 +10:30 (at 2027-04-03T15:00Z), and on 2027-10-03 at
+// 02:00 +10:30 it jumps to 02:30 +11 (at 2027-10-02T15:30Z).
+var dstTransitions = []struct {
+	name, tz, date       string
+	close0500, close2400 string
+}{
+	// 02:00 CET -> 03:00 CEST at 01:00Z.
+	{"paris spring forward", "Europe/Paris", "2027-03-28", "2027-03-28T03:00:00Z", "2027-03-28T22:00:00Z"},
+	// 03:00 CEST -> 02:00 CET at 01:00Z.
+	{"paris fall back", "Europe/Paris", "2027-10-31", "2027-10-31T04:00:00Z", "2027-10-31T23:00:00Z"},
+	// 02:00 EST -> 03:00 EDT at 07:00Z.
+	{"new york spring forward", "America/New_York", "2027-03-14", "2027-03-14T09:00:00Z", "2027-03-15T04:00:00Z"},
+	// 02:00 EDT -> 01:00 EST at 06:00Z.
+	{"new york fall back", "America/New_York", "2027-11-07", "2027-11-07T10:00:00Z", "2027-11-08T05:00:00Z"},
+	{"lord howe spring forward by 30 minutes", "Australia/Lord_Howe", "2027-10-03", "2027-10-02T18:00:00Z", "2027-10-03T13:00:00Z"},
+	{"lord howe fall back by 30 minutes", "Australia/Lord_Howe", "2027-04-04", "2027-04-03T18:30:00Z", "2027-04-04T13:30:00Z"},
+}
+
+// TestSlotsOnAroundDaylightSaving checks the rules every slot list must keep on
+// both transitions of each zone, for several durations and windows.
+func TestSlotsOnAroundDaylightSaving(t *testing.T) {
+	t.Parallel()
+	windows := []struct{ start, end string }{{"00:00", "24:00"}, {"01:00", "05:00"}}
+	for _, tr := range dstTransitions {
+		for _, w := range windows {
+			for _, minutes := range []int{60, 90, 45} {
+				name := fmt.Sprintf("%s %s, %s-%s in %d-minute slots", tr.name, tr.date, w.start, w.end, minutes)
+				closeAt := tr.close0500
+				if w.end == "24:00" {
+					closeAt = tr.close2400
+				}
+				t.Run(name, func(t *testing.T) {
+					t.Parallel()
+					checkSlotRules(t, res(tr.tz, minutes, allWeek(w.start, w.end)...), tr.date, w.start, w.end, mustTime(t, closeAt))
+				})
+			}
+		}
+	}
+}
+
+// checkSlotRules checks the slots of r (open every day from start to end) on
+// date, whose window closes at closeAt, and on the days either side.
+func checkSlotRules(t *testing.T, r *booking.Resource, date, start, end string, closeAt time.Time) {
+	t.Helper()
+	loc, err := time.LoadLocation(r.Timezone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, mo, d, err := booking.ParseDate(date)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dur := time.Duration(r.DurationMinutes) * time.Minute
+	clock := func(s string) int {
+		if s == "24:00" {
+			return 24 * 60
+		}
+		v, err := time.Parse("15:04", s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.Hour()*60 + v.Minute()
+	}
+	from, to := clock(start), clock(end)
+	slots, err := r.SlotsOn(y, mo, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(slots) == 0 {
+		t.Fatalf("no slots")
+	}
+	for i, s := range slots {
+		if s.StartsAt.Location() != time.UTC || s.EndsAt.Location() != time.UTC {
+			t.Errorf("slot %v not in UTC", s)
+		}
+		if s.EndsAt.Sub(s.StartsAt) != dur {
+			t.Errorf("slot %v lasts %v, want %v", s, s.EndsAt.Sub(s.StartsAt), dur)
+		}
+		if i > 0 && s.StartsAt.Before(slots[i-1].EndsAt) {
+			t.Errorf("slot %v overlaps the previous slot %v", s, slots[i-1])
+		}
+		if s.EndsAt.After(closeAt) {
+			t.Errorf("slot %v ends after the window closes at %v", s, closeAt)
+		}
+		// The local clock at the start reads a point of the wall-clock grid
+		// of that date, and that wall time resolves (existing, at its
+		// earlier instant when it happens twice) to the start itself. A slot
+		// placed at a non-existent grid time, or at the second occurrence of
+		// a repeated one, fails here.
+		lt := s.StartsAt.In(loc)
+		m := lt.Hour()*60 + lt.Minute()
+		if lt.Format(time.DateOnly) != date || lt.Second() != 0 || lt.Nanosecond() != 0 ||
+			m < from || m+r.DurationMinutes > to || (m-from)%r.DurationMinutes != 0 {
+			t.Errorf("slot %v starts at local %v, off the %s grid from %s to %s", s, lt, date, start, end)
+			continue
+		}
+		if at, err := r.LocalTime(date, lt.Format("15:04")); err != nil || !at.Equal(s.StartsAt) {
+			t.Errorf("slot %v starts at local %s, which resolves to %v, %v", s, lt.Format("15:04"), at, err)
+		}
+		// Independently of LocalTime: the clock did not read the same wall
+		// time a shift (30 or 60 minutes) earlier.
+		for _, back := range []time.Duration{30 * time.Minute, time.Hour} {
+			if e := s.StartsAt.Add(-back).In(loc); e.Format(time.DateTime) == lt.Format(time.DateTime) {
+				t.Errorf("slot %v starts at the second %s; the first was at %v", s, lt.Format("15:04"), e.UTC())
+			}
+		}
+	}
+
+	// The day before and the day after (open at the same hours): no slot of
+	// one day overlaps a slot of the next either.
+	day := time.Date(y, mo, d, 12, 0, 0, 0, time.UTC)
+	var all []booking.Slot
+	for _, dd := range []time.Time{day.AddDate(0, 0, -1), day, day.AddDate(0, 0, 1)} {
+		s, err := r.SlotsOn(dd.Year(), dd.Month(), dd.Day())
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, s...)
+	}
+	for i := 1; i < len(all); i++ {
+		if all[i].StartsAt.Before(all[i-1].EndsAt) {
+			t.Errorf("slot %v overlaps %v (consecutive days)", all[i], all[i-1])
+		}
+	}
+
+	// SlotAt finds exactly the listed slots, and nothing else: probe every
+	// listed start, one minute either side, and every quarter hour (all
+	// offsets involved are whole quarter hours) from three hours before the
+	// first slot to three hours after the last.
+	listed := map[time.Time]booking.Slot{}
+	for _, s := range all {
+		listed[s.StartsAt] = s
+	}
+	var probes []time.Time
+	for _, s := range slots {
+		probes = append(probes, s.StartsAt, s.StartsAt.Add(-time.Minute), s.StartsAt.Add(time.Minute))
+	}
+	for p := slots[0].StartsAt.Add(-3 * time.Hour); !p.After(slots[len(slots)-1].EndsAt.Add(3 * time.Hour)); p = p.Add(15 * time.Minute) {
+		probes = append(probes, p)
+	}
+	for _, p := range probes {
+		got, ok := r.SlotAt(p)
+		want, listedHere := listed[p]
+		switch {
+		case ok != listedHere:
+			t.Errorf("SlotAt(%v) ok = %v, but listed = %v", p, ok, listedHere)
+		case ok && (!got.StartsAt.Equal(want.StartsAt) || !got.EndsAt.Equal(want.EndsAt)):
+			t.Errorf("SlotAt(%v) = %v, listed as %v", p, got, want)
+		}
+	}
+}
+
+// The exact slot lists around daylight-saving changes in 2027.
+func TestSlotsOnDaylightSavingExact(t *testing.T) {
+	t.Parallel()
+	sun := func(start, end string) booking.OpenSpan { return booking.OpenSpan{Weekday: 0, Start: start, End: end} }
+	sat := func(start, end string) booking.OpenSpan { return booking.OpenSpan{Weekday: 6, Start: start, End: end} }
+	join := func(parts ...[]string) []string { return slices.Concat(parts...) }
+	const m45, m90 = 45 * time.Minute, 90 * time.Minute
+	tests := []struct {
+		name string
+		r    *booking.Resource
+		date string
+		want []string
+	}{
+		// 00:00 CET, 01:30 CET (ends 04:00 CEST); 03:00 CEST would overlap
+		// it, so the grid resumes at 04:30 CEST, up to 22:30-24:00 CEST.
+		{"paris spring forward 90-minute slot after the gap overlapping the one before is dropped",
+			res("Europe/Paris", 90, sun("00:00", "24:00")), "2027-03-28",
+			join(series(t, "2027-03-27T23:00:00Z", m90, 2), series(t, "2027-03-28T02:30:00Z", m90, 13))},
+		// 01:00 CET; 02:30 does not exist; 04:00 + 90 minutes is past 05:00.
+		{"paris spring forward 90-minute slots in a window across the gap",
+			res("Europe/Paris", 90, sun("01:00", "05:00")), "2027-03-28",
+			[]string{"2027-03-28T00:00:00Z"}},
+		// 02:30 does not exist: the window closes when the clock jumps
+		// past it, at 03:00 CEST (01:00Z), and 01:00-02:00 CET ends then.
+		{"paris window closing inside the gap closes at the jump",
+			res("Europe/Paris", 60, sun("00:00", "02:30")), "2027-03-28",
+			[]string{"2027-03-27T23:00:00Z", "2027-03-28T00:00:00Z"}},
+		// 01:30 CEST ends at 02:00 CET (01:00Z); the hour of repeated wall
+		// times is left unused and the grid resumes at 03:00 CET.
+		{"paris fall back 90-minute slots",
+			res("Europe/Paris", 90, sun("00:00", "24:00")), "2027-10-31",
+			join(series(t, "2027-10-30T22:00:00Z", m90, 2), series(t, "2027-10-31T02:00:00Z", m90, 14))},
+		// 02:30 happens twice: the window closes at its earlier instant
+		// (00:30Z), before 01:30-03:00 CEST (23:30Z-01:00Z) would end.
+		{"paris window closing at a repeated time closes at its first occurrence",
+			res("Europe/Paris", 90, sun("00:00", "02:30")), "2027-10-31",
+			[]string{"2027-10-30T22:00:00Z"}},
+		{"new york spring forward 90-minute slot after the gap overlapping the one before is dropped",
+			res("America/New_York", 90, sun("00:00", "24:00")), "2027-03-14",
+			join(series(t, "2027-03-14T05:00:00Z", m90, 2), series(t, "2027-03-14T08:30:00Z", m90, 13))},
+		{"new york fall back takes the first 01:00",
+			res("America/New_York", 60, sun("00:00", "24:00")), "2027-11-07",
+			join(series(t, "2027-11-07T04:00:00Z", time.Hour, 2), series(t, "2027-11-07T07:00:00Z", time.Hour, 22))},
+		// 01:00 +10:30; 02:00 does not exist; 03:00 and 04:00 +11.
+		{"lord howe spring forward hourly",
+			res("Australia/Lord_Howe", 60, sun("01:00", "05:00")), "2027-10-03",
+			[]string{"2027-10-02T14:30:00Z", "2027-10-02T16:00:00Z", "2027-10-02T17:00:00Z"}},
+		// 01:00 +10:30 ends at 02:30 +11 (16:00Z); 02:30 +11 (15:30Z) would overlap it.
+		{"lord howe spring forward 90-minute slot after the gap overlapping the one before is dropped",
+			res("Australia/Lord_Howe", 90, sun("01:00", "05:00")), "2027-10-03",
+			[]string{"2027-10-02T14:30:00Z"}},
+		// 01:00, 01:45 +10:30 (ends 02:30 +11 = 16:00Z); 02:30 +11 (15:30Z)
+		// overlaps it; 03:15 and 04:00 +11 (ends 04:45, before 05:00).
+		{"lord howe spring forward 45-minute slots",
+			res("Australia/Lord_Howe", 45, sun("01:00", "05:00")), "2027-10-03",
+			[]string{"2027-10-02T14:30:00Z", "2027-10-02T15:15:00Z", "2027-10-02T16:15:00Z", "2027-10-02T17:00:00Z"}},
+		// 00:00, 00:45, 01:30 +10:30; 02:15 does not exist; 03:00 to 23:15 +11.
+		{"lord howe spring forward 45-minute slots all day",
+			res("Australia/Lord_Howe", 45, sun("00:00", "24:00")), "2027-10-03",
+			join(series(t, "2027-10-02T13:30:00Z", m45, 3), series(t, "2027-10-02T16:00:00Z", m45, 28))},
+		// 01:00 +11; 02:00 exists only at +10:30 (15:30Z), after the repeat.
+		{"lord howe fall back hourly",
+			res("Australia/Lord_Howe", 60, sun("01:00", "05:00")), "2027-04-04",
+			[]string{"2027-04-03T14:00:00Z", "2027-04-03T15:30:00Z", "2027-04-03T16:30:00Z", "2027-04-03T17:30:00Z"}},
+		// 01:45 happens twice (14:45Z at +11, 15:15Z at +10:30): the earlier
+		// one, right after 01:00-01:45 +11; then 02:30 to 04:00 +10:30.
+		{"lord howe fall back 45-minute slots take the first of a repeated time",
+			res("Australia/Lord_Howe", 45, sun("01:00", "05:00")), "2027-04-04",
+			[]string{"2027-04-03T14:00:00Z", "2027-04-03T14:45:00Z", "2027-04-03T16:00:00Z", "2027-04-03T16:45:00Z", "2027-04-03T17:30:00Z"}},
+		{"lord howe fall back 90-minute slots",
+			res("Australia/Lord_Howe", 90, sun("01:00", "05:00")), "2027-04-04",
+			[]string{"2027-04-03T14:00:00Z", "2027-04-03T16:00:00Z"}},
+		// 00:00 +11, 01:30 first occurrence (+11, ends 02:30 +10:30), then
+		// 03:00 to 22:30 +10:30.
+		{"lord howe fall back 90-minute slots all day",
+			res("Australia/Lord_Howe", 90, sun("00:00", "24:00")), "2027-04-04",
+			join(series(t, "2027-04-03T13:00:00Z", m90, 2), series(t, "2027-04-03T16:30:00Z", m90, 14))},
+		// Sunday 00:00 does not exist in Santiago on 2027-09-05 (the clock
+		// jumps from Saturday 24:00 -04 to 01:00 -03 at 04:00Z): Saturday's
+		// window "to 24:00" closes at the jump, and Sunday starts at 01:00.
+		{"santiago window to a skipped midnight closes at the jump",
+			res("America/Santiago", 60, sat("22:00", "24:00")), "2027-09-04",
+			[]string{"2027-09-05T02:00:00Z", "2027-09-05T03:00:00Z"}},
+		{"santiago skipped midnight is not a slot",
+			res("America/Santiago", 60, sun("00:00", "03:00")), "2027-09-05",
+			[]string{"2027-09-05T04:00:00Z", "2027-09-05T05:00:00Z"}},
+		// Saturday 23:00-23:59 happen twice on 2027-04-03 (-03, then -04
+		// from 03:00Z); Sunday 00:00 is at 04:00Z.
+		{"santiago repeated hour before midnight takes the first 23:00",
+			res("America/Santiago", 60, sat("22:00", "24:00")), "2027-04-03",
+			[]string{"2027-04-04T01:00:00Z", "2027-04-04T02:00:00Z"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			y, mo, d, err := booking.ParseDate(tt.date)
+			if err != nil {
+				t.Fatal(err)
+			}
+			slots, err := tt.r.SlotsOn(y, mo, d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := make([]string, len(slots))
+			for i, s := range slots {
+				got[i] = s.StartsAt.Format(time.RFC3339)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("got (%d)\n%v\nwant (%d)\n%v", len(got), got, len(tt.want), tt.want)
+			}
+			for _, s := range slots {
+				if got, ok := tt.r.SlotAt(s.StartsAt); !ok || got != s {
+					t.Errorf("SlotAt(%v) = %v, %v; want %v", s.StartsAt, got, ok, s)
+				}
+				for _, off := range []time.Duration{-time.Minute, time.Minute} {
+					if got, ok := tt.r.SlotAt(s.StartsAt.Add(off)); ok {
+						t.Errorf("SlotAt(%v) = %v, want none (one minute off the grid)", s.StartsAt.Add(off), got)
+					}
+				}
+			}
+		})
+	}
+}
+
+// Midnight transitions: a day whose window ends at 24:00 never overlaps the
+// next day's first slot, in the cases checked by checkSlotRules too.
+func TestSlotsOnAroundMidnightTransitions(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, date, closeAt string
+	}{
+		// Saturday 24:00 is skipped: the window closes at the jump, 04:00Z.
+		{"santiago skipped midnight", "2027-09-04", "2027-09-05T04:00:00Z"},
+		// Saturday 23:00-23:59 repeated; Sunday 00:00 -04 is 04:00Z.
+		{"santiago repeated hour before midnight", "2027-04-03", "2027-04-04T04:00:00Z"},
+	}
+	for _, tt := range tests {
+		for _, minutes := range []int{60, 90, 45} {
+			t.Run(fmt.Sprintf("%s in %d-minute slots", tt.name, minutes), func(t *testing.T) {
+				t.Parallel()
+				checkSlotRules(t, res("America/Santiago", minutes, allWeek("00:00", "24:00")...), tt.date, "00:00", "24:00", mustTime(t, tt.closeAt))
+			})
 		}
 	}
 }
