@@ -21,7 +21,7 @@ func main() {
 	stop()
 	if err != nil {
 		var ue usageError
-		if !errors.As(err, &ue) || ue.msg != "" {
+		if (!errors.As(err, &ue) || ue.msg != "") && !errors.Is(err, errViolations) {
 			fmt.Fprintln(os.Stderr, "booking:", err)
 		}
 		os.Exit(exitCode(err))
@@ -50,6 +50,7 @@ Commands:
   user create --email --role create a staff account (password from stdin or generated)
   webhook replay <event-id>  re-run a stored Stripe event through fulfilment
   reconcile --since 72h      process Stripe events the ledger lacks
+  check [--fast]             report violations of the money rules (exit 1 if any)
   healthcheck                exit 0 when the local server's /health is ok
   version                    print the version
 
@@ -76,6 +77,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return cmdWebhook(ctx, rest, getenv, stdout, stderr)
 	case "reconcile":
 		return cmdReconcile(ctx, rest, getenv, stdout, stderr)
+	case "check":
+		return cmdCheck(ctx, rest, getenv, stdout, stderr)
 	case "healthcheck":
 		return cmdHealthcheck(ctx, rest, getenv, stdout, stderr)
 	case "version", "--version", "-v":

@@ -55,12 +55,15 @@ func cmdReconcile(ctx context.Context, args []string, getenv func(string) string
 	}
 	defer db.Close()
 	st := payment.NewStripe(payment.StripeOpts{SecretKey: cfg.StripeSecret, APIBase: cfg.StripeAPIBase, AppURL: cfg.AppURL})
-	svc := &booking.Service{Store: db, Payments: st, Refunder: st, Logger: log,
-		Hold: time.Duration(cfg.HoldMinutes) * time.Minute, Now: time.Now, ParseStored: payment.ParseStored}
+	a := newApp(cfg, db, log)
 
 	from := time.Now().Add(-*since)
 	fmt.Fprintf(stderr, "reconcile: listing Stripe events since %s\n", from.UTC().Format(time.RFC3339))
-	sum, err := reconcile(ctx, st.ListEvents(ctx, from), db.KnownEvents, svc.HandleEvent, stderr)
+	sum, err := reconcile(ctx, st.ListEvents(ctx, from), db.KnownEvents, a.Fulfiller.HandleEvent, stderr)
+	// Refunds the events left owed are made now, as the server would.
+	if _, rerr := a.Refunds.RunDue(ctx); rerr != nil && err == nil {
+		err = fmt.Errorf("refunds: %w", rerr)
+	}
 	fmt.Fprintln(stdout, sum.String())
 	if err != nil {
 		return fmt.Errorf("reconcile: %w", err)

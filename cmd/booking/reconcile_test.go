@@ -184,7 +184,7 @@ func TestReconcile(t *testing.T) {
 		t.Parallel()
 		rb := newReconcileBundle(t, 80)
 		// Three events were delivered by webhook before.
-		svc := &booking.Service{Store: rb.db, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), Now: time.Now}
+		svc := &booking.Fulfiller{Store: rb.db, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), Now: time.Now, Parse: payment.ParseStored}
 		for _, e := range rb.api.events {
 			if id := e["id"].(string); id == "evt_paid_001" || id == "evt_paid_002" || id == "evt_paid_003" {
 				raw, _ := json.Marshal(e)
@@ -277,7 +277,7 @@ func TestReconcile(t *testing.T) {
 func TestWebhookReplay(t *testing.T) {
 	t.Parallel()
 	rb := newReconcileBundle(t, 2)
-	svc := &booking.Service{Store: rb.db, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), Now: time.Now}
+	svc := &booking.Fulfiller{Store: rb.db, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), Now: time.Now, Parse: payment.ParseStored}
 	handle := func(id string) {
 		t.Helper()
 		for _, e := range rb.api.events {
@@ -295,15 +295,20 @@ func TestWebhookReplay(t *testing.T) {
 		}
 		t.Fatalf("no event %s", id)
 	}
-	// The refund arrives before the payment: nothing to match yet.
+	// The refund arrives before the payment: it waits, and is applied with it.
 	handle("evt_refund_000")
 	handle("evt_paid_000")
 	if out, _, err := rb.runCmd("webhook", "replay", "evt_refund_000"); err != nil ||
-		!strings.HasPrefix(out, "event evt_refund_000 (charge.refunded): outcome processed, booking "+rb.bookings[0].ID+" is refunded") {
+		!strings.HasPrefix(out, "event evt_refund_000: outcome duplicate, booking "+rb.bookings[0].ID+" is refunded") {
 		t.Fatalf("replay: %q, %v", out, err)
 	}
-	if n := pgtest.Count(t, rb.db, `SELECT replay_count FROM webhook_events WHERE stripe_event_id = 'evt_refund_000'`); n != 1 {
-		t.Fatalf("replay count %d", n)
+	// The ledger row keeps its outcome; the late application and the replay are beside it.
+	if n := pgtest.Count(t, rb.db, `SELECT count(*) FROM webhook_events WHERE stripe_event_id = 'evt_refund_000' AND outcome = 'unmatched'`); n != 1 {
+		t.Fatalf("original ledger row changed")
+	}
+	if n := pgtest.Count(t, rb.db, `SELECT count(*) FROM webhook_event_replays WHERE stripe_event_id = 'evt_refund_000'
+		AND ((source = 'late' AND outcome = 'processed') OR (source = 'replay' AND outcome = 'duplicate' AND cause_ref = 'system:cli'))`); n != 2 {
+		t.Fatalf("replay rows %d, want the late application and the replay", n)
 	}
 	if out, _, err := rb.runCmd("webhook", "replay", "evt_paid_000"); err != nil || !strings.Contains(out, "outcome duplicate") {
 		t.Fatalf("replay of an applied payment: %q, %v", out, err)

@@ -10,16 +10,14 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/joho/godotenv"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/bookingplatform/booking/internal/app"
 	"github.com/bookingplatform/booking/internal/auth"
-	"github.com/bookingplatform/booking/internal/booking"
 	"github.com/bookingplatform/booking/internal/config"
-	"github.com/bookingplatform/booking/internal/httpapi"
 	"github.com/bookingplatform/booking/internal/payment"
 	"github.com/bookingplatform/booking/internal/postgres"
 )
@@ -103,13 +101,10 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		log.Info("schema ready", "version", v)
 	}
 
-	app, err := newApp(cfg, db, log)
-	if err != nil {
-		return err
-	}
+	a := newApp(cfg, db, log)
 	srv := &http.Server{
 		Addr:              cfg.ListenAddr,
-		Handler:           app.Handler(),
+		Handler:           a.Server.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -126,7 +121,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	go func() { errc <- srv.Serve(ln) }()
 	if cfg.MetricsAddr != "" {
 		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", promhttp.HandlerFor(app.Metrics.Registry, promhttp.HandlerOpts{}))
+		mux.Handle("GET /metrics", promhttp.HandlerFor(a.Metrics.Registry, promhttp.HandlerOpts{}))
 		msrv := &http.Server{Addr: cfg.MetricsAddr, Handler: mux, ReadHeaderTimeout: 5 * time.Second,
 			ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second}
 		mln, err := net.Listen("tcp", cfg.MetricsAddr)
@@ -141,15 +136,16 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		mode = "demo"
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "env", cfg.Env, "payments", mode, "version", version, "app_url", cfg.AppURL)
-	// Background jobs: the hold sweep and the retry of failed automatic
-	// refunds. They stop, and are waited for, before the pool closes.
+	// Background work: the hold sweep, owed refunds, the money check for
+	// the metrics, the purge of old idempotency keys. It stops, and is
+	// waited for, before the pool closes.
 	jobsCtx, stopJobs := context.WithCancel(ctx)
-	var jobs sync.WaitGroup
-	if cfg.SweepInterval > 0 {
-		jobs.Go(func() { db.RunHoldSweep(jobsCtx, cfg.SweepInterval, log) })
-		jobs.Go(func() { retryAutoRefunds(jobsCtx, app.Service, cfg.SweepInterval, log) })
-	}
-	defer func() { stopJobs(); jobs.Wait() }()
+	jobsDone := make(chan struct{})
+	go func() {
+		defer close(jobsDone)
+		a.Run(jobsCtx, app.Background{Every: cfg.SweepInterval})
+	}()
+	defer func() { stopJobs(); <-jobsDone }()
 
 	select {
 	case err := <-errc:
@@ -168,75 +164,31 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	return nil
 }
 
-// retryAutoRefunds makes, every interval, the automatic refunds of late
-// payments that failed when their event was processed (Stripe unreachable).
-// The idempotency key per session keeps replicas doing it at the same time
-// from refunding twice.
-func retryAutoRefunds(ctx context.Context, svc *booking.Service, interval time.Duration, log *slog.Logger) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		// Leave a fresh needs_review to the refund its own event is making.
-		n, err := svc.RetryAutoRefunds(ctx, 2*time.Minute)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			log.WarnContext(ctx, "automatic refund retry failed", "err", err)
-		case n > 0:
-			log.InfoContext(ctx, "automatic refunds retried", "refunded", n)
-		}
+// newApp wires the product from the configuration: Stripe, or demo
+// payments in development without Stripe keys.
+func newApp(cfg *config.Config, db *postgres.DB, log *slog.Logger) *app.App {
+	o := app.Options{
+		DB: db, Logger: log, Hold: time.Duration(cfg.HoldMinutes) * time.Minute, Version: version,
+		WebhookSecrets: cfg.WebhookSecret, Production: cfg.Production(), TrustProxy: cfg.TrustProxy,
+		WebhookFloodPerMinute: cfg.WebhookFloodPerMinute, LoginPerMinute: cfg.LoginPerMinute,
+		BookingPerMinute: cfg.BookingPerMinute, MetricsToken: cfg.MetricsToken,
+		Session:        auth.SessionOpts{Secure: cfg.CookieSecure, IdleTimeout: cfg.SessionIdle, Lifetime: cfg.SessionLifetime},
+		SessionCleanup: 5 * time.Minute,
 	}
-}
-
-// newApp wires the service and HTTP server from the configuration.
-func newApp(cfg *config.Config, db *postgres.DB, log *slog.Logger) (*httpapi.Server, error) {
-	var pay booking.Payments
-	var demo *payment.Demo
-	secrets := cfg.WebhookSecret
 	if cfg.DemoPayments {
-		if len(secrets) == 0 {
-			secrets = []string{demoWebhookSecret()}
+		if len(o.WebhookSecrets) == 0 {
+			o.WebhookSecrets = []string{demoWebhookSecret()}
 		}
 		// The demo checkout signs with the secret the verifier tries first.
-		demo = &payment.Demo{AppURL: cfg.AppURL, WebhookSecret: secrets[0]}
-		pay = demo
+		o.Demo = &payment.Demo{AppURL: cfg.AppURL, WebhookSecret: o.WebhookSecrets[0]}
+		o.Payments = o.Demo
 	} else {
-		pay = payment.NewStripe(payment.StripeOpts{SecretKey: cfg.StripeSecret, APIBase: cfg.StripeAPIBase, AppURL: cfg.AppURL})
+		o.Payments = payment.NewStripe(payment.StripeOpts{SecretKey: cfg.StripeSecret, APIBase: cfg.StripeAPIBase, AppURL: cfg.AppURL})
 	}
-	if len(secrets) == 0 {
+	if len(o.WebhookSecrets) == 0 {
 		log.Warn("STRIPE_WEBHOOK_SECRET is not set: every webhook will be rejected")
-		secrets = []string{}
 	}
-	svc := &booking.Service{
-		Store: db, Payments: pay, Logger: log,
-		Hold: time.Duration(cfg.HoldMinutes) * time.Minute, Now: time.Now,
-		ParseStored: payment.ParseStored, // applies refunds that arrived before their payment
-	}
-	refunder, _ := pay.(booking.Refunder)
-	expirer, _ := pay.(booking.CheckoutExpirer) // Stripe; demo sessions refuse stale buttons themselves
-	svc.Refunder = refunder                     // refunds late payments for a slot taken meanwhile
-	app := &httpapi.Server{
-		Service: svc, DB: db, Logger: log, Metrics: httpapi.NewMetrics(), Version: version,
-		Verifier:     &payment.Verifier{Secrets: secrets},
-		Production:   cfg.Production(),
-		TrustProxy:   cfg.TrustProxy,
-		WebhookFlood: httpapi.NewLimiter(cfg.WebhookFloodPerMinute),
-		MetricsToken: cfg.MetricsToken,
-		Sessions:     auth.NewSessions(db.SessionStore(5*time.Minute), auth.SessionOpts{Secure: cfg.CookieSecure, IdleTimeout: cfg.SessionIdle, Lifetime: cfg.SessionLifetime}, nil),
-		Auth:         &auth.Authenticator{Store: db},
-		Admin:        &booking.Admin{Store: db, Refunder: refunder, Checkouts: expirer, Logger: log},
-		LoginLimiter: httpapi.NewLimiter(cfg.LoginPerMinute),
-	}
-	app.Demo = demo
-	if cfg.BookingPerMinute > 0 {
-		app.BookingLimiter = httpapi.NewLimiter(cfg.BookingPerMinute)
-	}
-	app.Metrics.Registry.MustRegister(db.PoolCollector())
-	return app, nil
+	return app.New(o)
 }
 
 // demoWebhookSecret is a per-process secret for demo payments.

@@ -5,13 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
-	"time"
 
 	"github.com/bookingplatform/booking/internal/booking"
-	"github.com/bookingplatform/booking/internal/config"
-	"github.com/bookingplatform/booking/internal/payment"
-	"github.com/bookingplatform/booking/internal/postgres"
 )
 
 const webhookUsage = `Usage: booking webhook replay <event-id>
@@ -46,23 +41,21 @@ func cmdWebhook(ctx context.Context, args []string, getenv func(string) string, 
 	defer db.Close()
 	log := newLogger(stderr, cfg.LogLevel)
 
-	stored, err := db.FindStoredEvent(ctx, eventID)
+	a := newApp(cfg, db, log)
+	res, _, err := a.Fulfiller.Replay(ctx, eventID, booking.Cause{Kind: booking.CauseSys, Ref: "cli"})
 	if err != nil {
 		if booking.ErrorCode(err) == booking.ENotFound {
 			return fmt.Errorf("webhook replay: no event %s in the ledger", eventID)
 		}
-		return err
-	}
-	ev, err := payment.ParseStored(stored.Payload)
-	if err != nil {
 		return fmt.Errorf("webhook replay: %w", err)
 	}
-	ev.Source = "replay"
-	res, err := newCommandService(cfg, db, log).HandleEvent(ctx, ev)
-	if err != nil {
-		return fmt.Errorf("webhook replay: %w", err)
+	// Refunds the replay left owed are made now, as the server would.
+	if res.RefundsOwed {
+		if _, err := a.Refunds.RunDue(ctx); err != nil {
+			return fmt.Errorf("webhook replay: refunds: %w", err)
+		}
 	}
-	line := fmt.Sprintf("event %s (%s): outcome %s", ev.ID, ev.Type, res.Outcome)
+	line := fmt.Sprintf("event %s: outcome %s", eventID, res.Outcome)
 	if res.BookingID != "" {
 		line += fmt.Sprintf(", booking %s is %s", res.BookingID, res.Status)
 	}
@@ -71,19 +64,4 @@ func cmdWebhook(ctx context.Context, args []string, getenv func(string) string, 
 	}
 	fmt.Fprintln(stdout, line)
 	return nil
-}
-
-// newCommandService is the booking service of a one-off command: Stripe, or
-// demo payments in development without Stripe keys, as serve would use.
-func newCommandService(cfg *config.Config, db *postgres.DB, log *slog.Logger) *booking.Service {
-	svc := &booking.Service{Store: db, Logger: log, Hold: time.Duration(cfg.HoldMinutes) * time.Minute, Now: time.Now,
-		ParseStored: payment.ParseStored}
-	if cfg.DemoPayments {
-		d := &payment.Demo{AppURL: cfg.AppURL}
-		svc.Payments, svc.Refunder = d, d
-	} else {
-		st := payment.NewStripe(payment.StripeOpts{SecretKey: cfg.StripeSecret, APIBase: cfg.StripeAPIBase, AppURL: cfg.AppURL})
-		svc.Payments, svc.Refunder = st, st
-	}
-	return svc
 }

@@ -36,6 +36,45 @@ func HashPassword(password string, params *argon2id.Params) (string, error) {
 	return h, nil
 }
 
+// Hasher bounds how many password hashes (argon2id, DefaultParams: 64 MiB
+// each) run at once, so that a burst of logins cannot take the server's
+// memory: at most N at a time, the others wait up to Wait and are then
+// refused as unavailable (503, with Retry-After). A nil Hasher does not
+// bound anything.
+type Hasher struct {
+	sem  chan struct{}
+	wait time.Duration
+}
+
+// NewHasher allows n concurrent hashes (at least 1); others wait up to wait.
+func NewHasher(n int, wait time.Duration) *Hasher {
+	return &Hasher{sem: make(chan struct{}, max(n, 1)), wait: wait}
+}
+
+// ErrBusy is the answer when every hashing slot stayed busy for the wait.
+func errBusy() error {
+	return booking.Errorf(booking.EUnavailable, "Too many sign-ins at once. Please try again in a moment.")
+}
+
+// Do runs fn in a hashing slot. Errors: unavailable (no slot in time, or
+// ctx done first), and those of fn.
+func (h *Hasher) Do(ctx context.Context, fn func() error) error {
+	if h == nil {
+		return fn()
+	}
+	t := time.NewTimer(h.wait)
+	defer t.Stop()
+	select {
+	case h.sem <- struct{}{}:
+	case <-t.C:
+		return errBusy()
+	case <-ctx.Done():
+		return errBusy()
+	}
+	defer func() { <-h.sem }()
+	return fn()
+}
+
 // GeneratePassword returns a random password of 160 bits, URL-safe.
 func GeneratePassword() string {
 	b := make([]byte, 20)
@@ -65,6 +104,8 @@ type Authenticator struct {
 	// lock holds on every replica.
 	MaxFailures int
 	LockFor     time.Duration
+	// Hasher bounds concurrent password comparisons; nil: unbounded.
+	Hasher *Hasher
 
 	dummyOnce sync.Once
 	dummy     string
@@ -75,11 +116,6 @@ const maxLoginPasswordLen = 1024
 
 func errInvalidCredentials() error {
 	return booking.Errorf(booking.EInvalidCredentials, "The email or password is incorrect.")
-}
-
-// Hash hashes a new password with the authenticator's parameters.
-func (a *Authenticator) Hash(password string) (string, error) {
-	return HashPassword(password, a.Params)
 }
 
 func (a *Authenticator) dummyHash() string {
@@ -107,12 +143,24 @@ func (a *Authenticator) Login(ctx context.Context, email, password string) (*boo
 			return nil, err
 		}
 		// Spend the same time as for a real account.
-		_, _ = argon2id.ComparePasswordAndHash(password, a.dummyHash())
+		if err := a.Hasher.Do(ctx, func() error {
+			_, _ = argon2id.ComparePasswordAndHash(password, a.dummyHash())
+			return nil
+		}); err != nil {
+			return nil, err
+		}
 		return nil, errInvalidCredentials()
 	}
-	ok, err := argon2id.ComparePasswordAndHash(password, cred.PasswordHash)
+	var ok bool
+	err = a.Hasher.Do(ctx, func() error {
+		var err error
+		if ok, err = argon2id.ComparePasswordAndHash(password, cred.PasswordHash); err != nil {
+			return fmt.Errorf("compare password of staff %s: %w", cred.Staff.ID, err)
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("compare password of staff %s: %w", cred.Staff.ID, err)
+		return nil, err
 	}
 	switch {
 	case cred.Locked:

@@ -1,173 +1,126 @@
 package booking
 
 import (
-	"fmt"
-	"strings"
+	"context"
+	"log/slog"
 	"time"
 )
 
-// Stripe event types the product acts on.
-const (
-	EventCheckoutCompleted      = "checkout.session.completed"
-	EventCheckoutAsyncSucceeded = "checkout.session.async_payment_succeeded"
-	EventCheckoutAsyncFailed    = "checkout.session.async_payment_failed"
-	EventCheckoutExpired        = "checkout.session.expired"
-	EventChargeRefunded         = "charge.refunded"
-	EventDisputeCreated         = "charge.dispute.created"
-)
-
-// Outcome is what processing an event did; it is stored in the ledger and
-// returned in the webhook answer.
-type Outcome string
-
-// Event outcomes.
-const (
-	OutcomeProcessed      Outcome = "processed"
-	OutcomeDuplicate      Outcome = "duplicate"
-	OutcomeIgnored        Outcome = "ignored"
-	OutcomeUnmatched      Outcome = "unmatched"
-	OutcomeAmountMismatch Outcome = "amount_mismatch"
-	OutcomeNeedsReview    Outcome = "needs_review"
-)
-
-// PaymentEvent is a verified Stripe event reduced to what fulfilment needs.
-type PaymentEvent struct {
-	ID         string
-	Type       string
-	Livemode   bool
-	APIVersion string
-	Created    time.Time
-	Payload    []byte // raw JSON as received
-	Source     string // "webhook", "return", "replay", "reconcile"
-
-	// Checkout Session fields (for checkout.session.* events).
-	SessionID       string
-	BookingRef      string // client_reference_id, or metadata booking_id
-	PaymentStatus   string // paid, unpaid, no_payment_required
-	AmountTotal     int64
-	Currency        string
-	PaymentIntentID string
-
-	// Charge fields (charge.refunded); PaymentIntentID and Currency are shared.
-	ChargeID       string
-	ChargeAmount   int64    // amount captured
-	AmountRefunded int64    // cumulative, as Stripe reports it
-	Refunds        []Refund // refunds.data, when the payload includes the list
-
-	// Dispute fields (charge.dispute.created); PaymentIntentID, ChargeID and
-	// Currency are shared.
-	DisputeID     string
-	DisputeAmount int64
-	DisputeReason string
+// EventStore is what fulfilment needs from the database.
+type EventStore interface {
+	// ApplyEvent locks the booking ev concerns with its money (and the
+	// refund and dispute events waiting for its payment), asks decide for a
+	// plan for ev and then for each waiting event, and applies the plans
+	// with ev's ledger row in one transaction: either everything is
+	// committed or nothing is. A replay is recorded beside the original
+	// ledger row. Errors: unavailable, internal.
+	ApplyEvent(ctx context.Context, ev *PaymentEvent, decide func(st *State, ev *PaymentEvent) Plan) (*EventResult, error)
+	// FindStoredEvent returns the raw payload of a ledger row. Errors: not_found.
+	FindStoredEvent(ctx context.Context, eventID string) (*StoredEvent, error)
+	// FindPaymentEvent returns a ledger row with its replays. Errors: not_found.
+	FindPaymentEvent(ctx context.Context, eventID string) (*LedgerEvent, error)
+	FindBookingBySession(ctx context.Context, sessionID string) (*Booking, error)
 }
 
-// IsCheckout reports whether the event concerns a Checkout Session.
-func (e *PaymentEvent) IsCheckout() bool {
-	switch e.Type {
-	case EventCheckoutCompleted, EventCheckoutAsyncSucceeded, EventCheckoutAsyncFailed, EventCheckoutExpired:
-		return true
-	}
-	return false
+// SessionReader reads a Checkout Session from the payment provider.
+type SessionReader interface {
+	// SessionEvent retrieves a Checkout Session and describes a finished
+	// one as a synthetic event; an open session yields nil.
+	SessionEvent(ctx context.Context, sessionID string) (*PaymentEvent, error)
 }
 
-// bringsMoney reports whether the event says money was received.
-func (e *PaymentEvent) bringsMoney() bool {
-	switch e.Type {
-	case EventCheckoutCompleted:
-		return e.PaymentStatus == "paid" || e.PaymentStatus == "no_payment_required"
-	case EventCheckoutAsyncSucceeded:
-		return true
-	}
-	return false
+// Fulfiller applies payment events exactly once: from the webhook, the
+// return page, reconciliation and replays, all through the same path.
+type Fulfiller struct {
+	Store    EventStore
+	Sessions SessionReader
+	// Parse parses a payload stored in the ledger, for replays.
+	Parse   func(payload []byte) (*PaymentEvent, error)
+	Refunds *Refunds // woken when an event leaves a refund owed
+	Logger  *slog.Logger
+	Now     func() time.Time
 }
 
-// Plan is the decision for one event on one booking. The store applies it in
-// the same transaction as the ledger row.
-type Plan struct {
-	Next          Status  // new status, or "" for none
-	RecordPayment bool    // write the payment row (unique per session)
-	Outcome       Outcome // ledger outcome
-	Detail        string  // ledger detail / review reason
-	// Fallback applies when Next is an active status for a booking that had
-	// released its slot and the slot has been taken meanwhile.
-	FallbackNext    Status
-	FallbackOutcome Outcome
-	FallbackDetail  string
-	// AutoRefund asks for the payment to be refunded automatically, after the
-	// transaction commits, when the booking ends in needs_review.
-	AutoRefund bool
+// HandleEvent processes a verified payment event exactly once.
+// Errors: unavailable, internal.
+func (f *Fulfiller) HandleEvent(ctx context.Context, ev *PaymentEvent) (*EventResult, error) {
+	now := f.Now()
+	res, err := f.Store.ApplyEvent(ctx, ev, func(st *State, ev *PaymentEvent) Plan { return Decide(st, ev, now) })
+	if err != nil {
+		return nil, err
+	}
+	f.Logger.InfoContext(ctx, "stripe event",
+		"event_id", ev.ID, "event_type", ev.Type, "session_id", ev.SessionID,
+		"booking_id", res.BookingID, "outcome", res.Outcome, "source", ev.Source)
+	for _, l := range res.Late {
+		f.Logger.InfoContext(ctx, "stripe event applied with its payment",
+			"event_id", l.EventID, "payment_event_id", ev.ID, "booking_id", l.BookingID, "outcome", l.Outcome)
+	}
+	if res.RefundsOwed {
+		f.Refunds.Kick()
+	}
+	return res, nil
 }
 
-// Decide returns what event ev does to booking b. paymentRecorded says whether
-// a payment row already exists for ev's session. Decide is pure: every rule of
-// the lifecycle (SPEC §3) is here, and stale transitions are ignored, never errors.
-func Decide(b *Booking, ev *PaymentEvent, paymentRecorded bool) Plan {
-	if ev.bringsMoney() {
-		return decidePaid(b, ev, paymentRecorded)
+// ReturnFromCheckout retrieves a Checkout Session and applies the same
+// fulfilment as its webhook, then returns the booking (Stripe's "fulfil on
+// return"). Errors: validation_failed, not_found, payment_provider_error,
+// unavailable.
+func (f *Fulfiller) ReturnFromCheckout(ctx context.Context, sessionID string) (*Booking, error) {
+	if sessionID == "" || len(sessionID) > 255 {
+		return nil, &Error{Code: EValidation, Message: "Some fields are invalid.", Fields: map[string]string{"session_id": "Required."}}
 	}
-	switch ev.Type {
-	case EventCheckoutCompleted: // unpaid: delayed payment method
-		if b.Status == StatusPending {
-			return Plan{Next: StatusAwaitingPayment, Outcome: OutcomeProcessed}
-		}
-		if b.Status == StatusAwaitingPayment {
-			return Plan{Outcome: OutcomeDuplicate}
-		}
-		return Plan{Outcome: OutcomeIgnored, Detail: "booking is " + string(b.Status)}
-	case EventCheckoutAsyncFailed:
-		switch b.Status {
-		case StatusPending, StatusAwaitingPayment:
-			return Plan{Next: StatusPaymentFailed, Outcome: OutcomeProcessed}
-		case StatusPaymentFailed:
-			return Plan{Outcome: OutcomeDuplicate}
-		}
-		return Plan{Outcome: OutcomeIgnored, Detail: "booking is " + string(b.Status)}
-	case EventCheckoutExpired:
-		switch b.Status {
-		case StatusPending:
-			return Plan{Next: StatusExpired, Outcome: OutcomeProcessed}
-		case StatusExpired:
-			return Plan{Outcome: OutcomeDuplicate}
-		}
-		return Plan{Outcome: OutcomeIgnored, Detail: "booking is " + string(b.Status)}
+	b, err := f.Store.FindBookingBySession(ctx, sessionID)
+	if err != nil {
+		return nil, err
 	}
-	return Plan{Outcome: OutcomeIgnored, Detail: "event type not handled"}
+	if b.Status != StatusPending && b.Status != StatusAwaitingPayment && b.Status != StatusExpired {
+		return b, nil
+	}
+	ev, err := f.Sessions.SessionEvent(ctx, sessionID)
+	if err != nil || ev == nil {
+		return b, err
+	}
+	if _, err := f.HandleEvent(ctx, ev); err != nil {
+		return nil, err
+	}
+	return f.Store.FindBookingBySession(ctx, sessionID)
 }
 
-func decidePaid(b *Booking, ev *PaymentEvent, paymentRecorded bool) Plan {
-	if paymentRecorded {
-		// The effect of this session was applied by an earlier event. A late
-		// payment still waiting for its automatic refund is retried.
-		return Plan{Outcome: OutcomeDuplicate, AutoRefund: b.Status == StatusNeedsReview && b.ReviewReason == ReasonSlotTaken}
+// Replay runs a stored event again through the same idempotent path: an
+// effect already applied is not applied again. The replay is recorded
+// beside the event's ledger row, which keeps its original outcome.
+// Errors: not_found, conflict (the row holds no event that can be replayed),
+// unavailable.
+func (f *Fulfiller) Replay(ctx context.Context, eventID string, by Cause) (*EventResult, *LedgerEvent, error) {
+	if eventID == "" || len(eventID) > 255 {
+		return nil, nil, Errorf(ENotFound, "Payment event not found.")
 	}
-	if ev.AmountTotal != b.AmountTotal || ev.Currency != b.Currency {
-		detail := "paid " + formatMoney(ev.AmountTotal, ev.Currency) + ", expected " + formatMoney(b.AmountTotal, b.Currency)
-		return Plan{Next: StatusNeedsReview, RecordPayment: true, Outcome: OutcomeAmountMismatch, Detail: detail}
+	se, err := f.Store.FindStoredEvent(ctx, eventID)
+	if err != nil {
+		return nil, nil, err
 	}
-	switch b.Status {
-	case StatusPending, StatusAwaitingPayment:
-		return Plan{Next: StatusConfirmed, RecordPayment: true, Outcome: OutcomeProcessed}
-	case StatusConfirmed:
-		// Confirmed through another session of the same booking (should not happen:
-		// one session per booking) — money arrived twice.
-		return Plan{Next: StatusNeedsReview, RecordPayment: true, Outcome: OutcomeNeedsReview,
-			Detail: "second payment for a confirmed booking"}
-	case StatusExpired:
-		return Plan{
-			Next: StatusConfirmed, RecordPayment: true, Outcome: OutcomeProcessed, Detail: "paid after hold expiry; slot still free",
-			FallbackNext: StatusNeedsReview, FallbackOutcome: OutcomeNeedsReview, FallbackDetail: ReasonSlotTaken,
-			AutoRefund: true,
-		}
-	default: // cancelled, payment_failed, refunded, needs_review
-		next := StatusNeedsReview
-		if b.Status == StatusNeedsReview {
-			next = ""
-		}
-		return Plan{Next: next, RecordPayment: true, Outcome: OutcomeNeedsReview,
-			Detail: "payment received for a " + string(b.Status) + " booking"}
+	ev, err := f.Parse(se.Payload)
+	if err != nil || ev.ID != se.ID {
+		return nil, nil, WrapError(EConflict, "This ledger entry does not hold a Stripe event that can be replayed.", err)
 	}
+	ev.Source, ev.ReplayBy = SourceReplay, by.Kind+":"+by.Ref
+	res, err := f.HandleEvent(ctx, ev)
+	if err != nil {
+		return nil, nil, err
+	}
+	le, err := f.Store.FindPaymentEvent(ctx, eventID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return res, le, nil
 }
 
-func formatMoney(amount int64, currency string) string {
-	return fmt.Sprintf("%d.%02d %s", amount/100, amount%100, strings.ToUpper(currency))
+// BookingBySession returns the booking of a Checkout Session, for the pages
+// that Checkout returns to. Errors: not_found.
+func (f *Fulfiller) BookingBySession(ctx context.Context, sessionID string) (*Booking, error) {
+	if sessionID == "" || len(sessionID) > 255 {
+		return nil, Errorf(ENotFound, "Booking not found.")
+	}
+	return f.Store.FindBookingBySession(ctx, sessionID)
 }

@@ -1,174 +1,258 @@
 package booking
 
 import (
-	"context"
+	"fmt"
 	"strings"
 	"time"
 )
 
-// OutcomeDisputed is the ledger outcome of a charge.dispute.created event
-// that matched a booking.
-const OutcomeDisputed Outcome = "disputed"
+// Payment is money received for a booking through one Checkout Session.
+type Payment struct {
+	ID              int64     `json:"id"`
+	SessionID       string    `json:"sessionId"`
+	PaymentIntentID string    `json:"paymentIntentId"`
+	Amount          int64     `json:"amount"`
+	Currency        string    `json:"currency"`
+	EventID         string    `json:"eventId"`
+	CreatedAt       time.Time `json:"createdAt"`
+}
 
-// Review reasons written with the needs_review status.
-const (
-	// ReasonDisputed flags a booking whose charge the customer disputed.
-	ReasonDisputed = "disputed"
-	// ReasonSlotTaken marks a late payment for a slot taken meanwhile; the
-	// payment is refunded automatically.
-	ReasonSlotTaken = "paid after hold expiry; slot taken meanwhile"
-)
+// Refund is money returned to the customer against one payment. Its ID is
+// Stripe's refund id, or, when a charge.refunded event gives only the
+// cumulative amount, an id derived from the charge and that amount.
+type Refund struct {
+	ID        string    `json:"id"`
+	PaymentID int64     `json:"paymentId,omitempty"`
+	Amount    int64     `json:"amount"`
+	Currency  string    `json:"currency"`
+	Status    string    `json:"status,omitempty"` // Stripe's: pending, succeeded, failed, canceled, requires_action
+	Source    string    `json:"source,omitempty"`
+	CreatedAt time.Time `json:"createdAt,omitzero"`
+}
 
 // Refund sources, stored with each refund row.
 const (
-	RefundSourceWebhook = "webhook" // learnt from a charge.refunded event
-	RefundSourceAuto    = "auto"    // a late payment refunded automatically
-	RefundSourceStaff   = "staff"   // a staff cancellation
+	RefundSourceWebhook  = "webhook"  // learnt from a charge.refunded event
+	RefundSourceAuto     = "auto"     // a payment for a booking that will not happen (M2)
+	RefundSourceStaff    = "staff"    // a staff cancellation or refund
+	RefundSourceCustomer = "customer" // a customer's own cancellation
 )
 
-// AutoRefundIdempotencyKey is the Stripe Idempotency-Key of the automatic
-// refund of a Checkout Session's payment: retries never refund twice.
-func AutoRefundIdempotencyKey(sessionID string) string { return "auto-refund-" + sessionID }
-
 // Counts reports whether the refund moves (or is moving) money back to the
-// customer; failed and canceled refunds do not. Status is Stripe's: pending,
-// succeeded, failed, canceled or requires_action.
+// customer; failed and canceled refunds do not.
 func (r Refund) Counts() bool { return r.Status != "failed" && r.Status != "canceled" }
 
-// IsMoney reports whether the event concerns a charge's refunds or disputes.
-func (e *PaymentEvent) IsMoney() bool {
-	return e.Type == EventChargeRefunded || e.Type == EventDisputeCreated
+// Dispute is a customer's dispute of a payment with their bank. It flags the
+// booking and changes neither its status nor its slot (M1).
+type Dispute struct {
+	ID        string    `json:"id"`
+	PaymentID int64     `json:"paymentId"`
+	Amount    int64     `json:"amount"`
+	Currency  string    `json:"currency"`
+	Reason    string    `json:"reason"`
+	Status    string    `json:"status"` // Stripe's status when opened, or won/lost/warning_closed once closed
+	Closed    bool      `json:"closed"`
+	ChargeID  string    `json:"chargeId,omitempty"`
+	EventID   string    `json:"-"`
+	CreatedAt time.Time `json:"createdAt,omitzero"`
 }
 
-// FullyRefunded reports whether a charge.refunded event says the whole
-// charge has been refunded.
-func (e *PaymentEvent) FullyRefunded() bool {
-	return e.ChargeAmount > 0 && e.AmountRefunded >= e.ChargeAmount
+// DisputeClosure records the end of a dispute (charge.dispute.closed).
+type DisputeClosure struct {
+	DisputeID string
+	Status    string // won, lost, warning_closed
+	EventID   string
 }
 
-// DecideRefund returns what a charge.refunded event does to booking b.
-// newRows says whether the event recorded refund rows that were not known
-// yet. A full refund moves a confirmed booking, or one waiting for review, to
-// refunded; a booking already refunded (by a staff cancellation or the
-// automatic refund) only has it confirmed, as a duplicate. A partial refund
-// is recorded without a status change.
-func DecideRefund(b *Booking, ev *PaymentEvent, newRows bool) Plan {
-	recorded := OutcomeDuplicate
-	if newRows {
-		recorded = OutcomeProcessed
-	}
-	if !ev.FullyRefunded() {
-		return Plan{Outcome: recorded, Detail: "partial refund: " + formatMoney(ev.AmountRefunded, ev.Currency) +
-			" of " + formatMoney(ev.ChargeAmount, ev.Currency)}
-	}
-	switch b.Status {
-	case StatusConfirmed, StatusNeedsReview:
-		return Plan{Next: StatusRefunded, Outcome: OutcomeProcessed, Detail: "refunded " + formatMoney(ev.AmountRefunded, ev.Currency)}
-	case StatusRefunded:
-		return Plan{Outcome: OutcomeDuplicate, Detail: "booking already refunded"}
-	}
-	return Plan{Outcome: recorded, Detail: "refund recorded; booking is " + string(b.Status)}
+// Refund request states.
+const (
+	RequestOwed      = "owed"      // the product still has to make it
+	RequestDone      = "done"      // made (or covered by a refund recorded otherwise)
+	RequestCancelled = "cancelled" // no longer owed: staff kept the payment
+)
+
+// RefundRequest is a refund the product owes: made through the payment
+// provider with a fixed idempotency key, retried until it is accepted.
+type RefundRequest struct {
+	ID             int64     `json:"id"`
+	BookingID      string    `json:"bookingId"`
+	PaymentID      int64     `json:"paymentId"`
+	Amount         int64     `json:"amount"`
+	Currency       string    `json:"currency"`
+	Reason         string    `json:"reason"` // auto, staff or customer (a refund source)
+	IdempotencyKey string    `json:"-"`
+	State          string    `json:"state"`
+	Attempts       int       `json:"attempts"`
+	LastError      string    `json:"lastError,omitempty"`
+	NextAttemptAt  time.Time `json:"nextAttemptAt"`
+	StripeRefundID string    `json:"stripeRefundId,omitempty"`
+	RequestedBy    string    `json:"requestedBy"`
+	CreatedAt      time.Time `json:"createdAt,omitzero"`
+
+	// Set when the request is claimed to be made now.
+	PaymentIntentID string `json:"-"`
+	Remaining       int64  `json:"-"` // what is left of the payment, unrefunded
 }
 
-// DecideDispute returns what a charge.dispute.created event does to booking
-// b. newRow says whether the dispute was not known yet. A confirmed booking
-// is flagged for review (needs_review, review reason "disputed"): the state
-// change is audited, shows up in the staff list filtered by status, and the
-// disputed amount is already withdrawn from the balance. A booking in any
-// other state keeps it; the dispute row and the ledger say what happened.
-func DecideDispute(b *Booking, ev *PaymentEvent, newRow bool) Plan {
-	if !newRow {
-		return Plan{Outcome: OutcomeDuplicate, Detail: "dispute already recorded"}
-	}
-	detail := ReasonDisputed
-	if ev.DisputeReason != "" {
-		detail += ": " + strings.ReplaceAll(ev.DisputeReason, "_", " ")
-	}
-	detail += ", " + formatMoney(ev.DisputeAmount, ev.Currency)
-	if b.Status == StatusConfirmed {
-		return Plan{Next: StatusNeedsReview, Outcome: OutcomeDisputed, Detail: detail}
-	}
-	return Plan{Outcome: OutcomeDisputed, Detail: detail + "; booking is " + string(b.Status)}
+// RequestUpdate changes a refund request: its state, or the record of a
+// failed attempt.
+type RequestUpdate struct {
+	ID             int64
+	State          string
+	Attempts       int
+	NextAttemptAt  time.Time
+	LastError      string
+	StripeRefundID string
 }
 
-// RefundStore records refunds made by the product itself.
-type RefundStore interface {
-	// RecordRefund stores refund r of booking bookingID (keyed by its Stripe
-	// id; a known id changes nothing) and moves a booking that is confirmed
-	// or needs review to refunded, with cause, in one transaction.
-	RecordRefund(ctx context.Context, bookingID string, r Refund, source string, cause Cause) error
-	// PendingAutoRefunds lists paid bookings left in needs_review because
-	// their slot was taken (ReasonSlotTaken) with no refund recorded, last
-	// changed more than olderThan ago, as the payment events that paid them.
-	PendingAutoRefunds(ctx context.Context, olderThan time.Duration, limit int) ([]PendingRefund, error)
+// State is a booking, locked for the length of a decision, with its money:
+// everything the money rules (SPEC §3.1) decide on.
+type State struct {
+	Booking  Booking
+	Payments []Payment
+	Refunds  []Refund
+	Disputes []Dispute
+	Owed     []RefundRequest // refund requests in state owed
+	// EventKnown says the ledger already holds the event being decided.
+	EventKnown bool
 }
 
-// PendingRefund is an automatic refund still to make: the booking and the
-// payment (as its paying event) to refund.
-type PendingRefund struct {
-	BookingID string
-	Payment   PaymentEvent
-}
-
-// RetryAutoRefunds makes the automatic refunds that failed earlier (Stripe
-// unreachable, say), with the same idempotency key per Checkout Session, so
-// a refund that in fact went through is not made twice. It returns how many
-// bookings it refunded. Run periodically by serve.
-func (s *Service) RetryAutoRefunds(ctx context.Context, olderThan time.Duration) (int, error) {
-	if s.Refunder == nil {
-		return 0, nil
-	}
-	pending, err := s.Store.PendingAutoRefunds(ctx, olderThan, 50)
-	if err != nil {
-		return 0, err
-	}
-	done := 0
-	for i := range pending {
-		p := &pending[i]
-		res := &EventResult{BookingID: p.BookingID, Status: StatusNeedsReview}
-		s.autoRefund(ctx, &p.Payment, res)
-		if res.Status == StatusRefunded {
-			done++
+// payment returns the payment of a Checkout Session, or nil.
+func (st *State) payment(sessionID string) *Payment {
+	for i := range st.Payments {
+		if st.Payments[i].SessionID == sessionID {
+			return &st.Payments[i]
 		}
 	}
-	return done, nil
+	return nil
 }
 
-// autoRefund refunds the payment of ev in full, with an idempotency key per
-// Checkout Session, and records the refund, moving the booking from
-// needs_review to refunded. It runs after the event's transaction committed.
-// A failure is logged and leaves the booking in needs_review: replaying the
-// event retries it, and the key keeps a retry from refunding twice.
-func (s *Service) autoRefund(ctx context.Context, ev *PaymentEvent, res *EventResult) {
-	if s.Refunder == nil {
-		return
+// paymentByIntent returns the payment made with a PaymentIntent, or nil.
+func (st *State) paymentByIntent(pi string) *Payment {
+	for i := range st.Payments {
+		if pi != "" && st.Payments[i].PaymentIntentID == pi {
+			return &st.Payments[i]
+		}
 	}
-	log := s.Logger.With("event_id", ev.ID, "session_id", ev.SessionID, "booking_id", res.BookingID)
-	if ev.PaymentIntentID == "" || ev.SessionID == "" {
-		log.WarnContext(ctx, "automatic refund impossible: no payment intent; booking left for review")
-		return
-	}
-	// The money moves whatever happens to the caller: finish the job.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), autoRefundTimeout)
-	defer cancel()
-	r, err := s.Refunder.Refund(ctx, RefundRequest{
-		BookingID: res.BookingID, PaymentIntentID: ev.PaymentIntentID, Amount: ev.AmountTotal, Currency: ev.Currency,
-		IdempotencyKey: AutoRefundIdempotencyKey(ev.SessionID),
-	})
-	if err != nil {
-		log.ErrorContext(ctx, "automatic refund failed; booking left in needs_review, replay the event to retry", "err", err)
-		return
-	}
-	if err := s.Store.RecordRefund(ctx, res.BookingID, *r, RefundSourceAuto, Cause{Kind: CauseSys, Ref: "auto_refund"}); err != nil {
-		log.ErrorContext(ctx, "automatic refund made but not recorded; replay the event to record it", "refund_id", r.ID, "err", err)
-		return
-	}
-	res.Status = StatusRefunded
-	log.InfoContext(ctx, "late payment refunded automatically", "refund_id", r.ID, "amount", r.Amount, "currency", r.Currency)
+	return nil
 }
 
-// autoRefundTimeout bounds the refund call and its recording. It runs inside
-// the webhook request, which Stripe wants answered within seconds; a refund
-// that does not finish in time is made by the periodic retry
-// (RetryAutoRefunds) with the same idempotency key.
-const autoRefundTimeout = 8 * time.Second
+// refunded returns the sum of the refunds of payment id.
+func (st *State) refunded(paymentID int64) int64 {
+	var n int64
+	for _, r := range st.Refunds {
+		if r.PaymentID == paymentID {
+			n += r.Amount
+		}
+	}
+	return n
+}
+
+// remaining returns what is left of payment p once its refunds are taken off.
+func (st *State) remaining(p *Payment) int64 { return p.Amount - st.refunded(p.ID) }
+
+// owedFor returns the refund request owed for payment id, or nil.
+func (st *State) owedFor(paymentID int64) *RefundRequest {
+	for i := range st.Owed {
+		if st.Owed[i].PaymentID == paymentID {
+			return &st.Owed[i]
+		}
+	}
+	return nil
+}
+
+// Kept is the money the product holds for the booking: paid, not refunded.
+func (b *Booking) Kept() int64 { return b.AmountPaid - b.AmountRefunded }
+
+// Move is a change of a booking's status.
+type Move struct {
+	To Status
+	// HoldsSlot, for needs_review, says whether the booking keeps (or takes)
+	// its slot; every other status decides it by itself.
+	HoldsSlot bool
+	Reason    string // review reason, for needs_review
+	Cause     Cause
+}
+
+// BookingChange is the booking's row after a plan: absolute values,
+// computed by the domain, written by the store.
+type BookingChange struct {
+	Status         Status
+	HoldsSlot      bool
+	ReviewReason   string
+	Cause          Cause
+	AmountPaid     int64
+	AmountRefunded int64
+	// TakesSlot says the change makes the booking hold a slot it did not:
+	// it may collide with a booking that took that slot meanwhile.
+	TakesSlot bool
+}
+
+// Plan is a decision about one booking: what to record and what to change.
+// The store applies it in the transaction that locked the booking.
+type Plan struct {
+	Outcome Outcome
+	Detail  string
+
+	Payment *Payment        // record this payment; its ID comes from the store
+	Refunds []Refund        // record these refunds
+	Dispute *Dispute        // record this dispute
+	Closure *DisputeClosure // record the close of a dispute
+	Move    *Move           // change the status
+
+	// Owe lists refunds the product now owes. A PaymentID of 0 means the
+	// payment this plan records.
+	Owe []RefundRequest
+	// Requests changes refund requests already stored.
+	Requests []RequestUpdate
+	// Wait keeps a refund or dispute event until its payment arrives.
+	Wait bool
+
+	// After is the booking row once the plan is applied; nil when the plan
+	// changes nothing on it. Set by the domain (State.finish).
+	After *BookingChange
+	// Fallback replaces the plan when After.TakesSlot and the slot is held
+	// by another booking.
+	Fallback *Plan
+}
+
+// finish computes p.After (and its fallback's) from the booking in st.
+func (st *State) finish(p *Plan) *Plan {
+	b := &st.Booking
+	c := BookingChange{Status: b.Status, HoldsSlot: b.HoldsSlot, ReviewReason: b.ReviewReason,
+		AmountPaid: b.AmountPaid, AmountRefunded: b.AmountRefunded}
+	changed := false
+	if p.Payment != nil {
+		c.AmountPaid += p.Payment.Amount
+		changed = true
+	}
+	for _, r := range p.Refunds {
+		c.AmountRefunded += r.Amount
+		changed = true
+	}
+	if m := p.Move; m != nil {
+		c.Status, c.Cause, changed = m.To, m.Cause, true
+		if m.To == StatusNeedsReview {
+			c.HoldsSlot, c.ReviewReason = m.HoldsSlot, m.Reason
+		} else {
+			c.HoldsSlot = m.To.HoldsSlot()
+		}
+		c.TakesSlot = c.HoldsSlot && !b.HoldsSlot
+	}
+	if changed {
+		p.After = &c
+	}
+	if p.Fallback != nil {
+		st.finish(p.Fallback)
+	}
+	return p
+}
+
+// formatMoney renders an amount in minor units, like "50.00 EUR".
+func formatMoney(amount int64, currency string) string {
+	sign := ""
+	if amount < 0 {
+		sign, amount = "-", -amount
+	}
+	return fmt.Sprintf("%s%d.%02d %s", sign, amount/100, amount%100, strings.ToUpper(currency))
+}

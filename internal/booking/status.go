@@ -31,8 +31,10 @@ func (s Status) Valid() bool {
 	return false
 }
 
-// Active reports whether a booking in state s holds its slot.
-func (s Status) Active() bool {
+// HoldsSlot reports whether a booking in state s holds its slot. A booking
+// in needs_review holds it or not, depending on why it is under review (see
+// Booking.HoldsSlot); this method answers false for it.
+func (s Status) HoldsSlot() bool {
 	return s == StatusPending || s == StatusAwaitingPayment || s == StatusConfirmed
 }
 

@@ -25,9 +25,9 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"github.com/bookingplatform/booking/internal/app"
 	"github.com/bookingplatform/booking/internal/auth"
 	"github.com/bookingplatform/booking/internal/booking"
-	"github.com/bookingplatform/booking/internal/httpapi"
 	"github.com/bookingplatform/booking/internal/payment"
 	"github.com/bookingplatform/booking/internal/pgtest"
 	"github.com/bookingplatform/booking/internal/postgres"
@@ -35,7 +35,8 @@ import (
 
 // app is a running server in demo-payments mode on a fresh database, with a
 // resource and an ADMIN account.
-type app struct {
+type testApp struct {
+	app      *app.App
 	db       *postgres.DB
 	url      string
 	demo     *payment.Demo
@@ -72,29 +73,21 @@ func randomHex(n int) string {
 // Monday to Saturday.
 var consultation = booking.DemoResource()
 
-func newApp(t *testing.T) *app {
+func newApp(t *testing.T) *testApp {
 	t.Helper()
 	db := pgtest.NewDB(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
-	a := &app{db: db, url: "http://" + ln.Addr().String(), logs: &syncBuffer{},
+	a := &testApp{db: db, url: "http://" + ln.Addr().String(), logs: &syncBuffer{},
 		email: "admin@example.com", password: "correct-horse-" + randomHex(6)}
 	secret := "whsec_browsertest_" + randomHex(8)
 	a.demo = &payment.Demo{AppURL: a.url, WebhookSecret: secret}
 	log := slog.New(slog.NewJSONHandler(a.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	api := &httpapi.Server{
-		Service:  &booking.Service{Store: db, Payments: a.demo, Logger: log, Hold: 30 * time.Minute, Now: time.Now, Refunder: a.demo},
-		DB:       db,
-		Verifier: &payment.Verifier{Secrets: []string{secret}},
-		Logger:   log,
-		Metrics:  httpapi.NewMetrics(),
-		Demo:     a.demo,
-		Sessions: auth.NewSessions(db.SessionStore(0), auth.SessionOpts{}, nil),
-		Auth:     &auth.Authenticator{Store: db},
-		Admin:    &booking.Admin{Store: db, Refunder: a.demo, Logger: log},
-	}
+	a.app = app.New(app.Options{DB: db, Logger: log, Payments: a.demo, WebhookSecrets: []string{secret}, Demo: a.demo,
+		Session: auth.SessionOpts{}})
+	api := a.app.Server
 	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 5 * time.Second}}
 	srv.Start()
 	t.Cleanup(srv.Close)
@@ -112,7 +105,7 @@ func newApp(t *testing.T) *app {
 }
 
 // createStaff creates the ADMIN account a.email with a.password.
-func (a *app) createStaff(t *testing.T) {
+func (a *testApp) createStaff(t *testing.T) {
 	t.Helper()
 	hash, err := auth.HashPassword(a.password, nil)
 	if err != nil {
@@ -130,13 +123,13 @@ type created struct {
 }
 
 // book books the resource at start through the API.
-func (a *app) book(t *testing.T, start time.Time, email string) created {
+func (a *testApp) book(t *testing.T, start time.Time, email string) created {
 	t.Helper()
 	return a.bookAs(t, start, "Alex", "Martin", email)
 }
 
 // bookAs books the resource at start for the named customer.
-func (a *app) bookAs(t *testing.T, start time.Time, first, last, email string) created {
+func (a *testApp) bookAs(t *testing.T, start time.Time, first, last, email string) created {
 	t.Helper()
 	body, _ := json.Marshal(map[string]any{"resourceId": a.resource.ID, "startsAt": start.UTC().Format(time.RFC3339),
 		"customer": map[string]string{"firstName": first, "lastName": last, "email": email}})
@@ -158,7 +151,7 @@ func (a *app) bookAs(t *testing.T, start time.Time, first, last, email string) c
 
 // send signs event e for b as the demo checkout does and delivers it to POST
 // /webhook over HTTP, failing t unless the answer is 200.
-func (a *app) send(t *testing.T, b *booking.Booking, e payment.DemoEvent) {
+func (a *testApp) send(t *testing.T, b *booking.Booking, e payment.DemoEvent) {
 	t.Helper()
 	ev, err := a.demo.SignEvent(e, b)
 	if err != nil {
@@ -179,7 +172,7 @@ func (a *app) send(t *testing.T, b *booking.Booking, e payment.DemoEvent) {
 }
 
 // status reads a booking's status from the database.
-func (a *app) status(t *testing.T, sessionID string) booking.Status {
+func (a *testApp) status(t *testing.T, sessionID string) booking.Status {
 	t.Helper()
 	b, err := a.db.FindBookingBySession(context.Background(), sessionID)
 	if err != nil {
@@ -189,7 +182,7 @@ func (a *app) status(t *testing.T, sessionID string) booking.Status {
 }
 
 // freeSlots lists the resource's free slots from today on, up to n.
-func (a *app) freeSlots(t *testing.T, n int) []booking.Slot {
+func (a *testApp) freeSlots(t *testing.T, n int) []booking.Slot {
 	t.Helper()
 	loc, _ := time.LoadLocation(a.resource.Timezone)
 	var out []booking.Slot

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bookingplatform/booking/internal/app"
 	"github.com/bookingplatform/booking/internal/booking"
 	"github.com/bookingplatform/booking/internal/payment"
 	"github.com/bookingplatform/booking/internal/pgtest"
@@ -92,8 +93,8 @@ func TestAdminCancel(t *testing.T) {
 		}
 	})
 
-	t.Run("other states, unknown ids and missing payments", func(t *testing.T) {
-		for _, st := range []booking.Status{booking.StatusExpired, booking.StatusPaymentFailed, booking.StatusNeedsReview} {
+	t.Run("other states, unknown ids and bookings without money", func(t *testing.T) {
+		for _, st := range []booking.Status{booking.StatusExpired, booking.StatusPaymentFailed} {
 			b := pgtest.CreateBooking(t, tb.db, tb.resource, pgtest.BookingOpts{Status: st})
 			var e apiError
 			staffCheckError(t, string(st), cancel(t, b.ID, &e), e, 409, "conflict")
@@ -101,9 +102,15 @@ func TestAdminCancel(t *testing.T) {
 				t.Fatalf("status changed to %s", got)
 			}
 		}
-		noPayment := pgtest.CreateBooking(t, tb.db, tb.resource, pgtest.BookingOpts{Status: booking.StatusConfirmed})
+		// Nothing is kept for these: they are cancelled with nothing to refund.
+		for _, st := range []booking.Status{booking.StatusConfirmed, booking.StatusNeedsReview} {
+			b := pgtest.CreateBooking(t, tb.db, tb.resource, pgtest.BookingOpts{Status: st})
+			var got adminBookingAnswer
+			if resp := cancel(t, b.ID, &got); resp.StatusCode != 200 || got.Booking.Status != booking.StatusCancelled {
+				t.Fatalf("%s without money: %d %s, want 200 cancelled", st, resp.StatusCode, got.Booking.Status)
+			}
+		}
 		var e apiError
-		staffCheckError(t, "confirmed without payment", cancel(t, noPayment.ID, &e), e, 409, "conflict")
 		for _, id := range []string{"00000000-0000-4000-8000-000000000000", "not-a-uuid"} {
 			e = apiError{}
 			staffCheckError(t, id, cancel(t, id, &e), e, 404, "not_found")
@@ -467,14 +474,36 @@ func TestAdminMetrics(t *testing.T) {
 	tb.deliverEvent(t, paidEvent("evt_metrics_1", b))
 	tb.deliverEvent(t, paidEvent("evt_metrics_1", b))
 	tb.deliver(t, []byte(`{}`), "t=1,v1=bad")
-
-	var raw map[string]map[string]any
-	if resp := c.do(t, http.MethodGet, "/admin/metrics", nil, nil, &raw); resp.StatusCode != 200 {
-		t.Fatalf("status %d", resp.StatusCode)
+	// A booking under review: the money check counts it.
+	review := pgtest.CreateBooking(t, tb.db, tb.resource, pgtest.BookingOpts{Status: booking.StatusConfirmed, PaymentIntent: "pi_metrics_review"})
+	if _, err := tb.db.Pool.Exec(context.Background(), `UPDATE bookings SET status = 'needs_review' WHERE id = $1`, review.ID); err != nil {
+		t.Fatal(err)
 	}
-	wh, rt := raw["webhook"], raw["runtime"]
-	if len(raw) != 2 || len(wh) != 5 || len(rt) != 3 {
+	// The server's background work checks the money rules when it starts.
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); tb.app.Run(ctx, app.Background{}) }()
+	var raw map[string]map[string]any
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if resp := c.do(t, http.MethodGet, "/admin/metrics", nil, nil, &raw); resp.StatusCode != 200 {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+		if raw["money"]["checkedAt"] != nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	stop()
+	<-done
+	wh, rt, money := raw["webhook"], raw["runtime"], raw["money"]
+	if len(raw) != 3 || len(wh) != 5 || len(rt) != 3 {
 		t.Fatalf("shape %v", raw)
+	}
+	if money["checkedAt"] == nil || money["needsReview"] != float64(1) || money["refundsOwed"] != float64(0) {
+		t.Fatalf("money %v", money)
+	}
+	if v, _ := money["violations"].(map[string]any); len(v) != len(booking.ViolationKinds) || v[booking.ViolationKeptWithoutSlot] != float64(0) {
+		t.Fatalf("violations %v", money["violations"])
 	}
 	if wh["received"] != float64(3) || wh["processed"] != float64(1) || wh["duplicates"] != float64(1) || wh["rejected"] != float64(1) || wh["errors"] != float64(0) {
 		t.Fatalf("webhook counters %v", wh)
@@ -495,7 +524,8 @@ func TestAdminMetrics(t *testing.T) {
 	defer resp.Body.Close()
 	text, _ := io.ReadAll(resp.Body)
 	for _, name := range []string{"booking_db_pool_total_conns", "booking_db_pool_idle_conns", "booking_db_pool_acquired_conns",
-		"booking_db_pool_max_conns 40", "booking_db_pool_acquires_total"} {
+		"booking_db_pool_max_conns 40", "booking_db_pool_acquires_total", `booking_check_violations{kind="money_kept_without_slot"} 0`,
+		`booking_money{figure="needs_review"} 1`} {
 		if !strings.Contains(string(text), name) {
 			t.Fatalf("/metrics lacks %s", name)
 		}

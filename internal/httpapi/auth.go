@@ -14,7 +14,7 @@ import (
 // behind the session middleware and its role check. Only these routes load
 // or save sessions; the webhook and the public API never touch them.
 func (s *Server) staffRoutes(mux *router) {
-	if s.Sessions == nil || s.Auth == nil || s.Admin == nil {
+	if s.Sessions == nil || s.Auth == nil || s.Accounts == nil || s.Desk == nil {
 		return
 	}
 	if s.LoginLimiter == nil {

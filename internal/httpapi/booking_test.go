@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bookingplatform/booking/internal/app"
 	"github.com/bookingplatform/booking/internal/booking"
 	"github.com/bookingplatform/booking/internal/payment"
 	"github.com/bookingplatform/booking/internal/pgtest"
@@ -442,7 +443,7 @@ func closedPortStripe(t *testing.T) *payment.Stripe {
 // failingPayments fails the first fails checkouts, then delegates to next.
 type failingPayments struct {
 	fails atomic.Int32
-	next  booking.Payments
+	next  app.Provider
 }
 
 func (p *failingPayments) CreateCheckout(ctx context.Context, req booking.CheckoutRequest) (*booking.Checkout, error) {

@@ -37,7 +37,7 @@ func (p *pages) demoBooking(r *http.Request) (string, *booking.Booking, error) {
 	if !payment.IsDemoSession(sid) {
 		return "", nil, booking.Errorf(booking.ENotFound, "This checkout session does not exist.")
 	}
-	b, err := p.s.Service.Store.FindBookingBySession(r.Context(), sid)
+	b, err := p.s.Fulfiller.BookingBySession(r.Context(), sid)
 	if booking.ErrorCode(err) == booking.ENotFound {
 		return "", nil, booking.Errorf(booking.ENotFound, "This checkout session does not exist.")
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"github.com/stripe/stripe-go/v85"
 	"github.com/stripe/stripe-go/v85/webhook"
 
+	"github.com/bookingplatform/booking/internal/app"
 	"github.com/bookingplatform/booking/internal/booking"
 	"github.com/bookingplatform/booking/internal/httpapi"
 	"github.com/bookingplatform/booking/internal/payment"
@@ -41,16 +43,25 @@ type testBundle struct {
 	db       *postgres.DB
 	srv      *httptest.Server
 	api      *httpapi.Server
+	app      *app.App
 	resource *booking.Resource
 	logs     *syncBuffer
 }
 
 type setupOpts struct {
-	payments booking.Payments // default: stripe-mock
-	db       *postgres.DB     // default: a fresh database
+	payments app.Provider // default: stripe-mock
+	db       *postgres.DB // default: a fresh database
 	now      func() time.Time
 	// bookingPerMinute, when set, limits slot holds per client address.
 	bookingPerMinute int
+	// configure, when set, changes the options before the product is wired,
+	// and server the server before its handler is built.
+	configure func(*app.Options)
+	server    func(*httpapi.Server)
+	// demo serves demo payments on a listener whose address is APP_URL.
+	demo bool
+	// resource, when set, is the bundle's resource instead of a new one.
+	resource *booking.Resource
 }
 
 // syncBuffer is a goroutine-safe log sink for assertions on log lines.
@@ -77,28 +88,44 @@ func setup(t testing.TB, o setupOpts) *testBundle {
 	if db == nil {
 		db = pgtest.NewDB(t)
 	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	base := "http://" + ln.Addr().String()
+	var demo *payment.Demo
+	if o.demo {
+		demo = &payment.Demo{AppURL: base, WebhookSecret: testSecret}
+		o.payments = demo
+	}
 	if o.payments == nil {
 		o.payments = payment.NewStripe(payment.StripeOpts{SecretKey: "sk_test_123", APIBase: stripeMockURL(),
 			AppURL: "http://localhost:3000", Timeout: 5 * time.Second})
 	}
-	if o.now == nil {
-		o.now = time.Now
-	}
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	api := &httpapi.Server{
-		Service:  &booking.Service{Store: db, Payments: o.payments, Logger: log, Hold: 30 * time.Minute, Now: o.now},
-		DB:       db,
-		Verifier: &payment.Verifier{Secrets: []string{testSecret}},
-		Logger:   log,
-		Metrics:  httpapi.NewMetrics(),
+	opts := app.Options{DB: db, Logger: log, Now: o.now, Payments: o.payments, WebhookSecrets: []string{testSecret},
+		BookingPerMinute: o.bookingPerMinute, NoStaff: true, Version: "test", Demo: demo}
+	if o.configure != nil {
+		o.configure(&opts)
 	}
-	if o.bookingPerMinute > 0 {
-		api.BookingLimiter = httpapi.NewLimiter(o.bookingPerMinute)
+	a := app.New(opts)
+	if o.server != nil {
+		o.server(a.Server)
 	}
-	srv := httptest.NewServer(api.Handler())
+	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: a.Server.Handler(), ReadHeaderTimeout: 5 * time.Second}}
+	srv.Start()
 	t.Cleanup(srv.Close)
-	return &testBundle{db: db, srv: srv, api: api, resource: pgtest.CreateResource(t, db, pgtest.ResourceOpts{}), logs: logs}
+	t.Cleanup(func() {
+		if t.Failed() && os.Getenv("TEST_SERVER_LOG") != "" {
+			t.Logf("server log:\n%s", logs.String())
+		}
+	})
+	res := o.resource
+	if res == nil {
+		res = pgtest.CreateResource(t, db, pgtest.ResourceOpts{})
+	}
+	return &testBundle{db: db, srv: srv, api: a.Server, app: a, resource: res, logs: logs}
 }
 
 // sessionEvent builds a Stripe-shaped checkout.session.* event.

@@ -7,6 +7,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/bookingplatform/booking/internal/booking"
 )
 
 // Metrics holds the server's Prometheus collectors and the counters of
@@ -17,6 +19,10 @@ type Metrics struct {
 	latency     *prometheus.HistogramVec
 	webhook     *prometheus.CounterVec
 	transitions *prometheus.CounterVec
+
+	violations *prometheus.GaugeVec
+	money      *prometheus.GaugeVec
+	lastCheck  atomic.Pointer[booking.Report]
 
 	Received, Processed, Duplicates, Rejected, Errors, HTTP5xx atomic.Int64
 	Started                                                    time.Time
@@ -40,8 +46,14 @@ func NewMetrics() *Metrics {
 		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "booking_status_transitions_total", Help: "Booking status changes caused by this process.",
 		}, []string{"to"}),
+		violations: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "booking_check_violations", Help: "Violations of the money rules found by the last check (SPEC 3.1 M5), by kind.",
+		}, []string{"kind"}),
+		money: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "booking_money", Help: "Money figures of the last check: needs_review bookings, refunds owed, refunds failing, oldest owed refund age (seconds).",
+		}, []string{"figure"}),
 	}
-	m.Registry.MustRegister(m.requests, m.latency, m.webhook, m.transitions,
+	m.Registry.MustRegister(m.requests, m.latency, m.webhook, m.transitions, m.violations, m.money,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -73,3 +85,33 @@ func (m *Metrics) webhookOutcome(outcome string) {
 
 // Transition counts a booking status change.
 func (m *Metrics) Transition(to string) { m.transitions.WithLabelValues(to).Inc() }
+
+// SetCheck publishes the result of a check of the money rules.
+func (m *Metrics) SetCheck(r *booking.Report) {
+	for kind, n := range r.Counts() {
+		m.violations.WithLabelValues(kind).Set(float64(n))
+	}
+	f := r.Figures
+	m.money.WithLabelValues("needs_review").Set(float64(f.NeedsReview))
+	m.money.WithLabelValues("refunds_owed").Set(float64(f.RefundsOwed))
+	m.money.WithLabelValues("refunds_failing").Set(float64(f.RefundsFailing))
+	m.money.WithLabelValues("oldest_owed_refund_seconds").Set(f.OldestOwedSeconds)
+	m.lastCheck.Store(r)
+}
+
+// moneySnapshot is the money part of GET /admin/metrics.
+type moneySnapshot struct {
+	CheckedAt  *time.Time     `json:"checkedAt"`
+	Violations map[string]int `json:"violations"`
+	booking.MoneyFigures
+}
+
+// MoneySnapshot returns the figures of the last check (zero before one ran).
+func (m *Metrics) MoneySnapshot() moneySnapshot {
+	r := m.lastCheck.Load()
+	if r == nil {
+		return moneySnapshot{Violations: (&booking.Report{}).Counts()}
+	}
+	at := r.At
+	return moneySnapshot{CheckedAt: &at, Violations: r.Counts(), MoneyFigures: r.Figures}
+}

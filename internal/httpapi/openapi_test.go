@@ -5,12 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"mime"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
 	"net/url"
 	"reflect"
 	"regexp"
@@ -21,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bookingplatform/booking/internal/auth"
+	"github.com/bookingplatform/booking/internal/app"
 	"github.com/bookingplatform/booking/internal/booking"
 	"github.com/bookingplatform/booking/internal/httpapi"
 	"github.com/bookingplatform/booking/internal/payment"
@@ -322,37 +319,16 @@ const oaMetricsToken = "openapi-metrics-token-0123456789"
 
 func openAPISetup(t *testing.T) *openAPIBundle {
 	t.Helper()
-	db := pgtest.NewDB(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	u := "http://" + ln.Addr().String()
-	demo := &payment.Demo{AppURL: u, WebhookSecret: testSecret}
 	refunds := payment.NewStripe(payment.StripeOpts{SecretKey: "sk_test_123", APIBase: stripeMockURL(),
-		AppURL: u, Timeout: 5 * time.Second})
-	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	api := &httpapi.Server{
-		Service:      &booking.Service{Store: db, Payments: demo, Logger: log, Hold: 30 * time.Minute, Now: time.Now},
-		DB:           db,
-		Verifier:     &payment.Verifier{Secrets: []string{testSecret}},
-		Logger:       log,
-		Metrics:      httpapi.NewMetrics(),
-		Version:      "test",
-		TrustProxy:   true, // X-Forwarded-For picks the client address of the rate limit cases
-		MetricsToken: oaMetricsToken,
-		WebhookFlood: httpapi.NewLimiter(1),
-		Sessions:     auth.NewSessions(db.SessionStore(0), auth.SessionOpts{}, nil),
-		Auth:         &auth.Authenticator{Store: db, Params: staffParams},
-		Admin:        &booking.Admin{Store: db, Refunder: refunds, Logger: log},
-		LoginLimiter: httpapi.NewLimiter(20),
-		Demo:         demo,
-	}
-	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 5 * time.Second}}
-	srv.Start()
-	t.Cleanup(srv.Close)
-	res := pgtest.CreateResource(t, db, pgtest.ResourceOpts{Default: true})
-	return &openAPIBundle{testBundle: &testBundle{db: db, srv: srv, api: api, resource: res}}
+		AppURL: "http://localhost:3000", Timeout: 5 * time.Second})
+	db := pgtest.NewDB(t)
+	tb := setup(t, setupOpts{db: db, demo: true, resource: pgtest.CreateResource(t, db, pgtest.ResourceOpts{Default: true}),
+		configure: func(o *app.Options) {
+			o.NoStaff, o.Refunder, o.HashParams = false, refunds, staffParams
+			o.TrustProxy = true // X-Forwarded-For picks the client address of the rate limit cases
+			o.MetricsToken, o.WebhookFloodPerMinute, o.LoginPerMinute = oaMetricsToken, 1, 20
+		}})
+	return &openAPIBundle{testBundle: tb}
 }
 
 // TestOpenAPIRoutes checks that the document describes exactly the
@@ -708,6 +684,26 @@ func TestOpenAPIConformance(t *testing.T) {
 			bk := pgtest.CreateBooking(t, b.db, b.resource, pgtest.BookingOpts{Status: booking.StatusExpired})
 			return oaRequest{path: "/api/admin/bookings/" + bk.ID + "/cancel"}
 		}},
+		{op: "POST /api/admin/bookings/{id}/cancel", name: "refund", as: "OPS", status: 200, build: func(t *testing.T) oaRequest {
+			bk := pgtest.CreateBooking(t, b.db, b.resource, pgtest.BookingOpts{Status: booking.StatusConfirmed, PaymentIntent: "pi_oa_" + uniq()})
+			return oaRequest{path: "/api/admin/bookings/" + bk.ID + "/cancel"}
+		}},
+		{op: "GET /api/admin/bookings/{id}", as: "READONLY", status: 200, build: func(t *testing.T) oaRequest {
+			bk := pgtest.CreateBooking(t, b.db, b.resource, pgtest.BookingOpts{Status: booking.StatusConfirmed, PaymentIntent: "pi_oa_" + uniq()})
+			return oaRequest{path: "/api/admin/bookings/" + bk.ID}
+		}},
+		{op: "GET /api/admin/bookings/{id}", name: "unknown", as: "READONLY", build: fixed("/api/admin/bookings/" + unknownID), status: 404},
+		{op: "POST /api/admin/bookings/{id}/accept", as: "OPS", status: 200, build: func(t *testing.T) oaRequest {
+			bk := pgtest.CreateBooking(t, b.db, b.resource, pgtest.BookingOpts{Status: booking.StatusConfirmed, PaymentIntent: "pi_oa_" + uniq()})
+			if _, err := b.db.Pool.Exec(t.Context(), `UPDATE bookings SET status = 'needs_review' WHERE id = $1`, bk.ID); err != nil {
+				t.Fatal(err)
+			}
+			return oaRequest{path: "/api/admin/bookings/" + bk.ID + "/accept"}
+		}},
+		{op: "POST /api/admin/bookings/{id}/accept", name: "not under review", as: "OPS", status: 409, build: func(t *testing.T) oaRequest {
+			return oaRequest{path: "/api/admin/bookings/" + createTestBooking(t, b.testBundle).ID + "/accept"}
+		}},
+		{op: "POST /api/admin/bookings/{id}/accept", name: "readonly", as: "READONLY", build: fixed("/api/admin/bookings/" + unknownID + "/accept"), status: 403},
 		{op: "POST /api/admin/bookings/{id}/cancel", name: "unknown", as: "ADMIN", build: fixed("/api/admin/bookings/" + unknownID + "/cancel"), status: 404},
 		{op: "POST /api/admin/bookings/{id}/cancel", name: "readonly", as: "READONLY", build: fixed("/api/admin/bookings/" + unknownID + "/cancel"), status: 403},
 		{op: "POST /api/admin/bookings/{id}/cancel", name: "no session", build: fixed("/api/admin/bookings/" + unknownID + "/cancel"), status: 401},

@@ -154,7 +154,7 @@ type holdPage struct {
 }
 
 func (p *pages) holdMinutes() int {
-	m := int(p.s.Service.Hold.Minutes())
+	m := int(p.s.Booker.Hold.Minutes())
 	if m <= 0 {
 		m = 30
 	}
@@ -223,7 +223,7 @@ type bookingView struct {
 // viewBooking describes b for a page, with its resource's name and zone.
 func (p *pages) viewBooking(r *http.Request, sessionID string, b *booking.Booking) bookingView {
 	name, tz := "Booking", "UTC"
-	if res, err := p.s.Service.Store.FindResource(r.Context(), b.ResourceID); err == nil {
+	if res, err := p.s.Catalog.Resource(r.Context(), b.ResourceID); err == nil {
 		name, tz = res.Name, res.Timezone
 	}
 	return bookingView{
@@ -246,7 +246,7 @@ func (p *pages) handleSuccess(w http.ResponseWriter, r *http.Request) error {
 	if sid == "" || len(sid) > 255 {
 		return notFound()
 	}
-	b, err := p.s.Service.Store.FindBookingBySession(r.Context(), sid)
+	b, err := p.s.Fulfiller.BookingBySession(r.Context(), sid)
 	if booking.ErrorCode(err) == booking.ENotFound {
 		return notFound()
 	}

@@ -4,19 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/bookingplatform/booking/internal/app"
 	"github.com/bookingplatform/booking/internal/booking"
 	"github.com/bookingplatform/booking/internal/httpapi"
-	"github.com/bookingplatform/booking/internal/payment"
-	"github.com/bookingplatform/booking/internal/pgtest"
 	"github.com/bookingplatform/booking/internal/postgres"
 )
 
@@ -31,27 +27,8 @@ type demoBundle struct {
 
 func setupDemo(t *testing.T, production bool) *demoBundle {
 	t.Helper()
-	db := pgtest.NewDB(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	u := "http://" + ln.Addr().String()
-	demo := &payment.Demo{AppURL: u, WebhookSecret: testSecret}
-	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	api := &httpapi.Server{
-		Service:    &booking.Service{Store: db, Payments: demo, Logger: log, Hold: 30 * time.Minute, Now: time.Now},
-		DB:         db,
-		Verifier:   &payment.Verifier{Secrets: []string{testSecret}},
-		Logger:     log,
-		Metrics:    httpapi.NewMetrics(),
-		Demo:       demo,
-		Production: production,
-	}
-	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: api.Handler()}}
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return &demoBundle{db: db, url: u, api: api, resource: pgtest.CreateResource(t, db, pgtest.ResourceOpts{})}
+	tb := setup(t, setupOpts{demo: true, configure: func(o *app.Options) { o.Production = production }})
+	return &demoBundle{db: tb.db, url: tb.srv.URL, api: tb.api, resource: tb.resource}
 }
 
 // noRedirect is a client that reports redirects instead of following them.

@@ -26,33 +26,43 @@ type WebhookVerifier interface {
 	Verify(payload []byte, header string) (*booking.PaymentEvent, error)
 }
 
-// Server serves the HTTP API.
+// Server serves the HTTP API. Handlers call the services; they never reach
+// a store.
 type Server struct {
-	Service    *booking.Service
-	DB         Pinger
-	Verifier   WebhookVerifier
-	Logger     *slog.Logger
-	Metrics    *Metrics
-	Version    string
+	Booker    *booking.Booker
+	Fulfiller *booking.Fulfiller
+	Catalog   *booking.Catalog
+	DB        Pinger
+	Verifier  WebhookVerifier
+	Logger    *slog.Logger
+	Metrics   *Metrics
+	Version   string
+	// Production turns on HSTS and turns off the demo pages.
 	Production bool
 	TrustProxy bool
 	// WebhookFlood throttles badly signed webhook requests per client address.
 	WebhookFlood *Limiter
 	// MetricsToken, when set, opens GET /metrics on this listener to bearers.
 	MetricsToken string
-	// Sessions is the staff session manager; the staff API is served only
-	// when Sessions, Auth and Admin are set.
+
+	// The staff API is served only when Sessions, Auth, Accounts and Desk are set.
 	Sessions *scs.SessionManager
-	// Auth checks staff logins and reads staff accounts.
-	Auth *auth.Authenticator
-	// Admin holds the staff flows (lists, cancel and refund, resources, accounts).
-	Admin *booking.Admin
+	Auth     *auth.Authenticator
+	Accounts *auth.Accounts
+	Desk     *booking.Desk
+	// Checker reports the money rules' violations (GET /admin/metrics).
+	Checker *booking.Checker
+
 	// BookingLimiter, when set, limits slot holds (POST /api/bookings and
 	// POST /create-checkout-session) per client address, so that one client
 	// cannot hold every free slot without paying.
 	BookingLimiter *Limiter
 	// LoginLimiter throttles POST /auth/login per client address (default 5 a minute).
 	LoginLimiter *Limiter
+	// ReturnLimiter and ReturnSessionLimiter limit GET /checkout/return per
+	// client address and per Checkout Session: each call may ask Stripe.
+	ReturnLimiter        *Limiter
+	ReturnSessionLimiter *Limiter
 
 	// Demo, in development without a Stripe account, serves the demo checkout
 	// pages; never used in production.
@@ -89,6 +99,9 @@ func (s *Server) WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	if status == http.StatusTooManyRequests && w.Header().Get("Retry-After") == "" {
 		w.Header().Set("Retry-After", "60")
 	}
+	if status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", "5")
+	}
 	writeJSON(w, status, body)
 }
 
@@ -99,6 +112,12 @@ func (s *Server) Handler() http.Handler {
 	}
 	if s.WebhookFlood == nil {
 		s.WebhookFlood = NewLimiter(60)
+	}
+	if s.ReturnLimiter == nil {
+		s.ReturnLimiter = NewLimiter(60)
+	}
+	if s.ReturnSessionLimiter == nil {
+		s.ReturnSessionLimiter = NewLimiter(20)
 	}
 	mux := newRouter()
 	s.routes(mux)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/bookingplatform/booking/internal/booking"
 	"github.com/bookingplatform/booking/internal/httpapi"
+	"github.com/bookingplatform/booking/internal/pgtest"
 )
 
 // matrixRow is one row of the role matrix in docs/ROUTES.md.
@@ -139,9 +140,17 @@ func TestStaffRoleMatrix(t *testing.T) {
 		"GET /api/admin/payment-events": func(*testing.T) (string, any) {
 			return "/api/admin/payment-events?type=checkout.session.completed", nil
 		},
-		"GET /payments": func(*testing.T) (string, any) { return "/payments?outcome=processed", nil },
+		"GET /payments":                func(*testing.T) (string, any) { return "/payments?outcome=processed", nil },
+		"GET /api/admin/bookings/{id}": func(*testing.T) (string, any) { return "/api/admin/bookings/" + paid.ID, nil },
 		"POST /api/admin/bookings/{id}/cancel": func(t *testing.T) (string, any) {
 			return "/api/admin/bookings/" + createTestBooking(t, tb).ID + "/cancel", nil
+		},
+		"POST /api/admin/bookings/{id}/accept": func(t *testing.T) (string, any) {
+			b := pgtest.CreateBooking(t, tb.db, tb.resource, pgtest.BookingOpts{Status: booking.StatusConfirmed, PaymentIntent: "pi_matrix_" + uniq()})
+			if _, err := tb.db.Pool.Exec(t.Context(), `UPDATE bookings SET status = 'needs_review' WHERE id = $1`, b.ID); err != nil {
+				t.Fatal(err)
+			}
+			return "/api/admin/bookings/" + b.ID + "/accept", nil
 		},
 		"POST /api/admin/payment-events/{id}/replay": func(*testing.T) (string, any) {
 			return "/api/admin/payment-events/evt_matrix_1/replay", nil

@@ -66,7 +66,7 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
 	}
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), webhookTimeout)
 	defer cancel()
-	res, err := s.Service.HandleEvent(pctx, ev)
+	res, err := s.Fulfiller.HandleEvent(pctx, ev)
 	if err != nil {
 		s.Metrics.webhookOutcome("error")
 		s.Logger.ErrorContext(ctx, "webhook processing failed", "request_id", RequestID(ctx),
@@ -76,7 +76,8 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.Metrics.webhookOutcome(string(res.Outcome))
-	if res.Outcome == booking.OutcomeProcessed || res.Outcome == booking.OutcomeAmountMismatch || res.Outcome == booking.OutcomeNeedsReview {
+	switch res.Outcome {
+	case booking.OutcomeProcessed, booking.OutcomeAmountMismatch, booking.OutcomeNeedsReview:
 		s.Metrics.Transition(string(res.Status))
 	}
 	writeJSON(w, http.StatusOK, webhookAnswer{Received: true, Outcome: string(res.Outcome)})

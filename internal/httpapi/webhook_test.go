@@ -6,9 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"reflect"
 	"strconv"
 	"strings"
@@ -91,23 +89,7 @@ func whEvent(id, typ string, object map[string]any) []byte {
 // set, adjusts it before its handler is built.
 func whTwin(t testing.TB, tb *testBundle, configure func(*httpapi.Server)) *testBundle {
 	t.Helper()
-	logs := &syncBuffer{}
-	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	svc := *tb.api.Service // same store, provider and settings; own logger
-	svc.Logger = log
-	api := &httpapi.Server{
-		Service:  &svc,
-		DB:       tb.db,
-		Verifier: &payment.Verifier{Secrets: []string{testSecret}},
-		Logger:   log,
-		Metrics:  httpapi.NewMetrics(),
-	}
-	if configure != nil {
-		configure(api)
-	}
-	srv := httptest.NewServer(api.Handler())
-	t.Cleanup(srv.Close)
-	return &testBundle{db: tb.db, srv: srv, api: api, resource: tb.resource, logs: logs}
+	return setup(t, setupOpts{db: tb.db, resource: tb.resource, server: configure})
 }
 
 // whLedgerRow is one row of the webhook ledger.
@@ -196,7 +178,8 @@ func whWant(t testing.TB, r whReply, status int, outcome string) {
 
 // whAuditFromEvents checks, when t ends, that every status change in the
 // database was audited with cause stripe_event and, as cause_ref, the id of
-// a ledger event of the same booking (SPEC §2.5).
+// a ledger event of the same booking (SPEC §2.5), or, for the refund the
+// product made of a payment it could not keep, with cause system/auto_refund.
 func whAuditFromEvents(t *testing.T, db *postgres.DB) {
 	t.Cleanup(func() {
 		changes := whCount(t, db, `SELECT count(*) FROM booking_audit WHERE from_status IS NOT NULL`)
@@ -205,7 +188,8 @@ func whAuditFromEvents(t *testing.T, db *postgres.DB) {
 		}
 		if n := whCount(t, db, `SELECT count(*) FROM booking_audit a WHERE a.from_status IS NOT NULL AND NOT (
 			a.cause = 'stripe_event' AND EXISTS (SELECT 1 FROM webhook_events w
-				WHERE w.stripe_event_id = a.cause_ref AND w.booking_id = a.booking_id))`); n != 0 {
+				WHERE w.stripe_event_id = a.cause_ref AND w.booking_id = a.booking_id))
+			AND NOT (a.cause = 'system' AND a.cause_ref = 'auto_refund' AND a.to_status = 'refunded')`); n != 0 {
 			t.Errorf("%d of %d status changes not audited with their Stripe event", n, changes)
 		}
 		if n := whCount(t, db, `SELECT count(*) FROM bookings b WHERE b.status <> (SELECT a.to_status FROM booking_audit a
@@ -791,7 +775,7 @@ func TestWebhookLatePayment(t *testing.T) {
 		}
 	}
 
-	t.Run("slot taken meanwhile needs review", func(t *testing.T) {
+	t.Run("slot taken meanwhile: the payment is refunded automatically", func(t *testing.T) {
 		t.Parallel()
 		slot := futureSlot(6, 9)
 		first := pgtest.CreateBooking(t, tb.db, tb.resource, pgtest.BookingOpts{StartsAt: slot})
@@ -799,9 +783,19 @@ func TestWebhookLatePayment(t *testing.T) {
 		second := pgtest.CreateBooking(t, tb.db, tb.resource, pgtest.BookingOpts{StartsAt: slot})
 		whWant(t, tb.deliverEvent(t, paidEvent("evt_late_second_paid", second)).asWh(), http.StatusOK, "processed")
 
-		whWant(t, tb.deliverEvent(t, paidEvent("evt_late_paid", first)).asWh(), http.StatusOK, "needs_review")
-		if s := tb.status(t, first.ID); s != booking.StatusNeedsReview {
-			t.Fatalf("first: status %s, want needs_review", s)
+		whWant(t, tb.deliverEvent(t, paidEvent("evt_late_paid", first)).asWh(), http.StatusOK, "refunding")
+		if s := tb.status(t, first.ID); s != booking.StatusExpired {
+			t.Fatalf("first: status %s, want expired until its refund is made", s)
+		}
+		if n := whCount(t, tb.db, `SELECT count(*) FROM refund_requests WHERE booking_id = $1 AND state = 'owed'
+			AND reason = 'auto' AND amount = $2 AND idempotency_key = $3`, first.ID, first.AmountTotal, "auto-refund-"+*first.StripeSessionID); n != 1 {
+			t.Fatalf("owed refunds of first %d, want 1", n)
+		}
+		if _, err := tb.app.Refunds.RunDue(context.Background()); err != nil { // through stripe-mock
+			t.Fatal(err)
+		}
+		if s := tb.status(t, first.ID); s != booking.StatusRefunded {
+			t.Fatalf("first: status %s, want refunded", s)
 		}
 		if s := tb.status(t, second.ID); s != booking.StatusConfirmed {
 			t.Fatalf("second: status %s, want confirmed", s)
@@ -810,21 +804,21 @@ func TestWebhookLatePayment(t *testing.T) {
 			first.ID, *first.StripeSessionID, first.AmountTotal); n != 1 {
 			t.Fatalf("payments of first %d, want 1", n)
 		}
+		if n := whCount(t, tb.db, `SELECT count(*) FROM refunds WHERE booking_id = $1 AND source = 'auto' AND amount = $2`,
+			first.ID, first.AmountTotal); n != 1 {
+			t.Fatalf("refunds of first %d, want 1", n)
+		}
 		row, _ := whLedger(t, tb.db, "evt_late_paid")
-		if row.Outcome != "needs_review" || row.BookingID == nil || *row.BookingID != first.ID {
+		if row.Outcome != "refunding" || row.BookingID == nil || *row.BookingID != first.ID {
 			t.Fatalf("ledger row %+v", row)
 		}
-		if n := whCount(t, tb.db, `SELECT count(*) FROM bookings WHERE resource_id = $1 AND starts_at = $2
-			AND status IN ('pending', 'awaiting_payment', 'confirmed')`, tb.resource.ID, slot); n != 1 {
-			t.Fatalf("active bookings on the slot %d, want 1", n)
-		}
-		var reason *string
-		if err := tb.db.Pool.QueryRow(context.Background(), `SELECT review_reason FROM bookings WHERE id = $1`, first.ID).Scan(&reason); err != nil || reason == nil || *reason == "" {
-			t.Fatalf("review reason %v (%v)", reason, err)
+		if n := whCount(t, tb.db, `SELECT count(*) FROM bookings WHERE resource_id = $1 AND starts_at = $2 AND holds_slot`,
+			tb.resource.ID, slot); n != 1 {
+			t.Fatalf("slot holders %d, want 1", n)
 		}
 		whWantAudit(t, tb.db, first.ID,
 			whAuditRow{"pending", "expired", "stripe_event", "evt_late_expired"},
-			whAuditRow{"expired", "needs_review", "stripe_event", "evt_late_paid"})
+			whAuditRow{"expired", "refunded", "system", "auto_refund"})
 		// Redelivery changes nothing.
 		whWant(t, tb.deliverEvent(t, paidEvent("evt_late_paid", first)).asWh(), http.StatusOK, "duplicate")
 	})

@@ -27,12 +27,13 @@ type chargeObject struct {
 }
 
 // disputeObject is the part of a Dispute (data.object of
-// charge.dispute.created) the product reads.
+// charge.dispute.created and charge.dispute.closed) the product reads.
 type disputeObject struct {
 	ID            string          `json:"id"`
 	Amount        int64           `json:"amount"`
 	Currency      string          `json:"currency"`
 	Reason        string          `json:"reason"`
+	Status        string          `json:"status"`
 	Charge        json.RawMessage `json:"charge"`
 	PaymentIntent json.RawMessage `json:"payment_intent"`
 }
@@ -49,7 +50,8 @@ func parseMoneyObject(pe *booking.PaymentEvent, raw json.RawMessage) error {
 		if ch.ID == "" {
 			return fmt.Errorf("%w: charge without id", ErrPayload)
 		}
-		pe.ChargeID, pe.ChargeAmount, pe.AmountRefunded, pe.Currency = ch.ID, ch.Amount, ch.AmountRefunded, ch.Currency
+		m := &pe.Money
+		m.ChargeID, m.ChargeAmount, m.AmountRefunded, m.Currency = ch.ID, ch.Amount, ch.AmountRefunded, ch.Currency
 		pe.PaymentIntentID = expandableID(ch.PaymentIntent)
 		if ch.Refunds != nil {
 			for _, r := range ch.Refunds.Data {
@@ -60,10 +62,10 @@ func parseMoneyObject(pe *booking.PaymentEvent, raw json.RawMessage) error {
 				if cur == "" {
 					cur = ch.Currency
 				}
-				pe.Refunds = append(pe.Refunds, booking.Refund{ID: r.ID, Amount: r.Amount, Currency: cur, Status: r.Status})
+				m.Refunds = append(m.Refunds, booking.Refund{ID: r.ID, Amount: r.Amount, Currency: cur, Status: r.Status})
 			}
 		}
-	case booking.EventDisputeCreated:
+	case booking.EventDisputeCreated, booking.EventDisputeClosed:
 		var d disputeObject
 		if err := json.Unmarshal(raw, &d); err != nil {
 			return fmt.Errorf("%w: dispute: %w", ErrPayload, err)
@@ -71,8 +73,9 @@ func parseMoneyObject(pe *booking.PaymentEvent, raw json.RawMessage) error {
 		if d.ID == "" {
 			return fmt.Errorf("%w: dispute without id", ErrPayload)
 		}
-		pe.DisputeID, pe.DisputeAmount, pe.DisputeReason, pe.Currency = d.ID, d.Amount, d.Reason, d.Currency
-		pe.ChargeID = expandableID(d.Charge)
+		m := &pe.Money
+		m.DisputeID, m.DisputeAmount, m.DisputeReason, m.DisputeStatus, m.Currency = d.ID, d.Amount, d.Reason, d.Status, d.Currency
+		m.ChargeID = expandableID(d.Charge)
 		pe.PaymentIntentID = expandableID(d.PaymentIntent)
 	}
 	return nil

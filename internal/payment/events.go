@@ -15,10 +15,7 @@ import (
 
 // HandledEventTypes are the Stripe event types the product acts on (SPEC §5);
 // reconciliation lists only these.
-var HandledEventTypes = []string{
-	booking.EventCheckoutCompleted, booking.EventCheckoutAsyncSucceeded, booking.EventCheckoutAsyncFailed,
-	booking.EventCheckoutExpired, booking.EventChargeRefunded, booking.EventDisputeCreated,
-}
+var HandledEventTypes = booking.HandledEventTypes
 
 // ListedEvent is one event from the Events API: parsed when its type is
 // handled (Event non-nil), otherwise only its id and type.
@@ -72,7 +69,7 @@ func listedEvent(e *stripe.Event) (ListedEvent, error) {
 	if err != nil {
 		return le, fmt.Errorf("event %s: %w", e.ID, err)
 	}
-	pe.Source = "reconcile"
+	pe.Source = booking.SourceReconcile
 	le.Event = pe
 	return le, nil
 }

@@ -3,6 +3,7 @@ package payment_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/bookingplatform/booking/internal/booking"
@@ -25,7 +26,8 @@ func TestParseMoneyEvents(t *testing.T) {
 		name    string
 		typ     string
 		object  any
-		want    booking.PaymentEvent
+		want    booking.MoneyFacts
+		pi      string
 		refunds []booking.Refund
 		bad     bool
 	}{
@@ -37,7 +39,8 @@ func TestParseMoneyEvents(t *testing.T) {
 					map[string]any{"id": "re_1", "amount": 3000, "currency": "eur", "status": "succeeded"},
 					map[string]any{"id": "re_2", "amount": 2000, "status": "pending"},
 				}}},
-			want:    booking.PaymentEvent{ChargeID: "ch_1", ChargeAmount: 5000, AmountRefunded: 5000, Currency: "eur", PaymentIntentID: "pi_1"},
+			want:    booking.MoneyFacts{ChargeID: "ch_1", ChargeAmount: 5000, AmountRefunded: 5000, Currency: "eur"},
+			pi:      "pi_1",
 			refunds: []booking.Refund{{ID: "re_1", Amount: 3000, Currency: "eur", Status: "succeeded"}, {ID: "re_2", Amount: 2000, Currency: "eur", Status: "pending"}},
 		},
 		{
@@ -45,15 +48,26 @@ func TestParseMoneyEvents(t *testing.T) {
 			typ:  booking.EventChargeRefunded,
 			object: map[string]any{"id": "ch_2", "amount": 5000, "amount_refunded": 1000, "currency": "usd",
 				"payment_intent": map[string]any{"id": "pi_2", "object": "payment_intent"}},
-			want: booking.PaymentEvent{ChargeID: "ch_2", ChargeAmount: 5000, AmountRefunded: 1000, Currency: "usd", PaymentIntentID: "pi_2"},
+			want: booking.MoneyFacts{ChargeID: "ch_2", ChargeAmount: 5000, AmountRefunded: 1000, Currency: "usd"},
+			pi:   "pi_2",
 		},
 		{
 			name: "dispute",
 			typ:  booking.EventDisputeCreated,
 			object: map[string]any{"id": "dp_1", "object": "dispute", "amount": 5000, "currency": "eur", "reason": "fraudulent",
-				"charge": "ch_1", "payment_intent": "pi_1"},
-			want: booking.PaymentEvent{DisputeID: "dp_1", DisputeAmount: 5000, DisputeReason: "fraudulent", ChargeID: "ch_1",
-				Currency: "eur", PaymentIntentID: "pi_1"},
+				"charge": "ch_1", "payment_intent": "pi_1", "status": "needs_response"},
+			want: booking.MoneyFacts{DisputeID: "dp_1", DisputeAmount: 5000, DisputeReason: "fraudulent", ChargeID: "ch_1",
+				Currency: "eur", DisputeStatus: "needs_response"},
+			pi: "pi_1",
+		},
+		{
+			name: "dispute closed",
+			typ:  booking.EventDisputeClosed,
+			object: map[string]any{"id": "dp_2", "object": "dispute", "amount": 2000, "currency": "eur", "reason": "general",
+				"charge": map[string]any{"id": "ch_2"}, "payment_intent": "pi_2", "status": "won"},
+			want: booking.MoneyFacts{DisputeID: "dp_2", DisputeAmount: 2000, DisputeReason: "general", ChargeID: "ch_2",
+				Currency: "eur", DisputeStatus: "won"},
+			pi: "pi_2",
 		},
 		{name: "charge without id", typ: booking.EventChargeRefunded, object: map[string]any{"amount": 1}, bad: true},
 		{name: "dispute without id", typ: booking.EventDisputeCreated, object: map[string]any{"amount": 1}, bad: true},
@@ -72,20 +86,17 @@ func TestParseMoneyEvents(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := booking.PaymentEvent{ChargeID: ev.ChargeID, ChargeAmount: ev.ChargeAmount, AmountRefunded: ev.AmountRefunded,
-				Currency: ev.Currency, PaymentIntentID: ev.PaymentIntentID, DisputeID: ev.DisputeID,
-				DisputeAmount: ev.DisputeAmount, DisputeReason: ev.DisputeReason}
-			if got.ChargeID != tt.want.ChargeID || got.ChargeAmount != tt.want.ChargeAmount || got.AmountRefunded != tt.want.AmountRefunded ||
-				got.Currency != tt.want.Currency || got.PaymentIntentID != tt.want.PaymentIntentID || got.DisputeID != tt.want.DisputeID ||
-				got.DisputeAmount != tt.want.DisputeAmount || got.DisputeReason != tt.want.DisputeReason {
-				t.Fatalf("got %+v\nwant %+v", got, tt.want)
+			got := ev.Money
+			got.Refunds = nil
+			if fmt.Sprint(got) != fmt.Sprint(tt.want) || ev.PaymentIntentID != tt.pi {
+				t.Fatalf("got %+v (intent %q)\nwant %+v (intent %q)", got, ev.PaymentIntentID, tt.want, tt.pi)
 			}
-			if len(ev.Refunds) != len(tt.refunds) {
-				t.Fatalf("refunds %+v, want %+v", ev.Refunds, tt.refunds)
+			if len(ev.Money.Refunds) != len(tt.refunds) {
+				t.Fatalf("refunds %+v, want %+v", ev.Money.Refunds, tt.refunds)
 			}
 			for i := range tt.refunds {
-				if ev.Refunds[i] != tt.refunds[i] {
-					t.Fatalf("refund %d: %+v, want %+v", i, ev.Refunds[i], tt.refunds[i])
+				if ev.Money.Refunds[i] != tt.refunds[i] {
+					t.Fatalf("refund %d: %+v, want %+v", i, ev.Money.Refunds[i], tt.refunds[i])
 				}
 			}
 		})

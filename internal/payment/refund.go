@@ -14,7 +14,7 @@ import (
 // request's idempotency key so that a retried refund returns the first one.
 // The recorded amount and currency are Stripe's.
 // Errors: payment_provider_error.
-func (s *Stripe) Refund(ctx context.Context, req booking.RefundRequest) (*booking.Refund, error) {
+func (s *Stripe) Refund(ctx context.Context, req booking.ProviderRefund) (*booking.Refund, error) {
 	p := &stripe.RefundCreateParams{PaymentIntent: stripe.String(req.PaymentIntentID)}
 	if req.Amount > 0 {
 		p.Amount = stripe.Int64(req.Amount)
@@ -39,10 +39,10 @@ func (s *Stripe) Refund(ctx context.Context, req booking.RefundRequest) (*bookin
 
 // Refund returns a demo refund of the whole request. Its id is derived from
 // the idempotency key, so a retried refund is the same refund.
-func (d *Demo) Refund(ctx context.Context, req booking.RefundRequest) (*booking.Refund, error) {
+func (d *Demo) Refund(ctx context.Context, req booking.ProviderRefund) (*booking.Refund, error) {
 	key := req.IdempotencyKey
 	if key == "" {
-		key = booking.RefundIdempotencyKey(req.BookingID)
+		key = "refund-" + req.BookingID
 	}
 	sum := sha256.Sum256([]byte("demo-refund\x00" + key))
 	return &booking.Refund{ID: "re_demo_" + hex.EncodeToString(sum[:12]), Amount: req.Amount,

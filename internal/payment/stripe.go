@@ -100,7 +100,7 @@ func (s *Stripe) SessionEvent(ctx context.Context, sessionID string) (*booking.P
 		return nil, err
 	}
 	ev := &booking.PaymentEvent{
-		Payload: raw, Source: "return", SessionID: cs.ID, BookingRef: cs.ClientReferenceID,
+		Payload: raw, Source: booking.SourceReturn, SessionID: cs.ID, BookingRef: cs.ClientReferenceID,
 		PaymentStatus: string(cs.PaymentStatus), AmountTotal: cs.AmountTotal, Currency: string(cs.Currency),
 		Livemode: cs.Livemode, Created: time.Now().UTC(),
 	}
@@ -224,7 +224,7 @@ func parsePayload(payload []byte) (*booking.PaymentEvent, error) {
 	}
 	pe := &booking.PaymentEvent{
 		ID: ev.ID, Type: ev.Type, Livemode: ev.Livemode, APIVersion: ev.APIVersion,
-		Payload: payload, Source: "webhook",
+		Payload: payload, Source: booking.SourceWebhook,
 	}
 	if ev.Created > 0 {
 		pe.Created = time.Unix(ev.Created, 0).UTC()

@@ -2,11 +2,14 @@ package pgtest
 
 import (
 	"context"
+
 	"crypto/rand"
 	"encoding/hex"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/bookingplatform/booking/internal/booking"
 	"github.com/bookingplatform/booking/internal/postgres"
@@ -77,6 +80,9 @@ type BookingOpts struct {
 	SessionID string    // default: cs_test_<random>; "-" for none
 	Amount    int64     // default: the resource's price
 	Token     string    // customer token; default "token"
+	// PaymentIntent, when set, records the payment of the booking's
+	// Checkout Session (the booking's amount) with that PaymentIntent.
+	PaymentIntent string
 }
 
 // slotBase varies between runs; slotSeq makes each default slot unique, also
@@ -114,13 +120,29 @@ func CreateBooking(t testing.TB, db *postgres.DB, r *booking.Resource, o Booking
 	}
 	const q = `
 INSERT INTO bookings (reference, resource_id, starts_at, ends_at, status, amount_total, currency, hold_expires_at,
-    stripe_session_id, customer_first_name, customer_last_name, customer_email, customer_token_hash, status_cause, status_cause_ref)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'Test', 'Customer', 'test@example.com', $10, 'system', 'test')
+    stripe_session_id, customer_first_name, customer_last_name, customer_email, customer_token_hash, status_cause,
+    status_cause_ref, amount_paid)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'Test', 'Customer', 'test@example.com', $10, 'system', 'test', $11)
 RETURNING id::text`
+	const pay = `
+INSERT INTO payments (booking_id, stripe_session_id, stripe_payment_intent_id, amount, currency, stripe_event_id)
+VALUES ($1::uuid, $2, $3, $4, $5, 'evt_test_' || $1::text)`
+	var paid int64
+	if o.PaymentIntent != "" {
+		paid = o.Amount
+	}
 	var id string
-	err := db.Pool.QueryRow(context.Background(), q, "BK-T"+randHex(5), r.ID, o.StartsAt,
-		o.StartsAt.Add(time.Duration(r.DurationMinutes)*time.Minute), string(o.Status), o.Amount, r.Currency,
-		o.HoldUntil, sid, booking.HashToken(o.Token)).Scan(&id)
+	ctx := context.Background()
+	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, q, "BK-T"+randHex(5), r.ID, o.StartsAt,
+			o.StartsAt.Add(time.Duration(r.DurationMinutes)*time.Minute), string(o.Status), o.Amount, r.Currency,
+			o.HoldUntil, sid, booking.HashToken(o.Token), paid).Scan(&id)
+		if err != nil || paid == 0 {
+			return err
+		}
+		_, err = tx.Exec(ctx, pay, id, sid, o.PaymentIntent, paid, r.Currency)
+		return err
+	})
 	if err != nil {
 		t.Fatalf("create booking: %v", err)
 	}

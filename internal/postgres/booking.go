@@ -11,29 +11,41 @@ import (
 	"github.com/bookingplatform/booking/internal/booking"
 )
 
-const bookingColumns = `id::text, reference, resource_id::text, starts_at, ends_at, status, amount_total, currency,
-	hold_expires_at, stripe_session_id, coalesce(checkout_url, ''), customer_first_name, customer_last_name,
-	customer_email, coalesce(review_reason, ''), created_at, updated_at`
+// bookingColumns are read with the bookings table aliased b.
+const bookingColumns = `b.id::text, b.reference, b.resource_id::text, b.starts_at, b.ends_at, b.status, b.amount_total,
+	b.currency, b.hold_expires_at, b.stripe_session_id, coalesce(b.checkout_url, ''), b.customer_first_name,
+	b.customer_last_name, b.customer_email, coalesce(b.review_reason, ''), b.holds_slot, b.amount_paid,
+	b.amount_refunded, b.created_at, b.updated_at`
+
+// bookingDest returns the scan destinations of bookingColumns.
+func bookingDest(b *booking.Booking) []any {
+	return []any{&b.ID, &b.Reference, &b.ResourceID, &b.StartsAt, &b.EndsAt, &b.Status, &b.AmountTotal,
+		&b.Currency, &b.HoldExpiresAt, &b.StripeSessionID, &b.CheckoutURL, &b.Customer.FirstName,
+		&b.Customer.LastName, &b.Customer.Email, &b.ReviewReason, &b.HoldsSlot, &b.AmountPaid,
+		&b.AmountRefunded, &b.CreatedAt, &b.UpdatedAt}
+}
+
+// utcBooking puts a scanned booking's times in UTC.
+func utcBooking(b *booking.Booking) {
+	b.StartsAt, b.EndsAt, b.HoldExpiresAt = b.StartsAt.UTC(), b.EndsAt.UTC(), b.HoldExpiresAt.UTC()
+	b.CreatedAt, b.UpdatedAt = b.CreatedAt.UTC(), b.UpdatedAt.UTC()
+}
 
 func scanBooking(row pgx.CollectableRow) (booking.Booking, error) {
 	var b booking.Booking
-	err := row.Scan(&b.ID, &b.Reference, &b.ResourceID, &b.StartsAt, &b.EndsAt, &b.Status, &b.AmountTotal,
-		&b.Currency, &b.HoldExpiresAt, &b.StripeSessionID, &b.CheckoutURL, &b.Customer.FirstName,
-		&b.Customer.LastName, &b.Customer.Email, &b.ReviewReason, &b.CreatedAt, &b.UpdatedAt)
-	b.StartsAt, b.EndsAt, b.HoldExpiresAt = b.StartsAt.UTC(), b.EndsAt.UTC(), b.HoldExpiresAt.UTC()
-	b.CreatedAt, b.UpdatedAt = b.CreatedAt.UTC(), b.UpdatedAt.UTC()
+	err := row.Scan(bookingDest(&b)...)
+	utcBooking(&b)
 	return b, err
 }
 
 const busyRangesSQL = `
 SELECT starts_at, ends_at FROM bookings
-WHERE resource_id = $1
-  AND status IN ('pending', 'awaiting_payment', 'confirmed')
+WHERE resource_id = $1 AND holds_slot
   AND NOT (status = 'pending' AND hold_expires_at <= $4)
   AND tstzrange(starts_at, ends_at, '[)') && tstzrange($2, $3, '[)')`
 
-// BusyRanges lists the ranges held by active bookings of a resource that
-// overlap [from, to); pending holds that lapsed before now do not count.
+// BusyRanges lists the ranges held by bookings of a resource that overlap
+// [from, to); pending holds that lapsed before now do not count.
 func (db *DB) BusyRanges(ctx context.Context, resourceID string, from, to, now time.Time) ([]booking.Slot, error) {
 	rows, _ := db.Pool.Query(ctx, busyRangesSQL, resourceID, from, to, now)
 	s, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (booking.Slot, error) {
@@ -44,30 +56,36 @@ func (db *DB) BusyRanges(ctx context.Context, resourceID string, from, to, now t
 	return s, interpretError(err)
 }
 
+// claimIdemKeySQL claims an Idempotency-Key for a new request. An earlier
+// claim is taken over when it is older than 24 hours, or when its request
+// never finished (no answer) and its hold is gone: a request that failed
+// half-way does not keep the key busy.
 const claimIdemKeySQL = `
-INSERT INTO idempotency_keys (key, request_hash) VALUES ($1, $2)
-ON CONFLICT (key) DO UPDATE
-    SET request_hash = EXCLUDED.request_hash, booking_id = NULL, response = NULL, created_at = now()
-    WHERE idempotency_keys.created_at < now() - interval '24 hours'
+INSERT INTO idempotency_keys AS k (key_hash, request_hash, created_at) VALUES ($1, $2, $3)
+ON CONFLICT (key_hash) DO UPDATE
+    SET request_hash = EXCLUDED.request_hash, booking_id = NULL, response = NULL, created_at = EXCLUDED.created_at
+    WHERE k.created_at < $3 - interval '24 hours'
+       OR (k.response IS NULL AND NOT EXISTS (
+           SELECT 1 FROM bookings b WHERE b.id = k.booking_id AND b.status = 'pending' AND b.hold_expires_at > $3))
 RETURNING true`
 
-const readIdemKeySQL = `SELECT request_hash, response FROM idempotency_keys WHERE key = $1`
+const readIdemKeySQL = `SELECT request_hash, response FROM idempotency_keys WHERE key_hash = $1`
 
 // releaseLapsedSQL expires pending holds that lapsed and overlap a range, so a
 // lapsed hold never blocks a new booking even when no webhook or sweep ran.
 const releaseLapsedSQL = `
 UPDATE bookings
 SET status = 'expired', status_cause = 'system', status_cause_ref = 'hold_lapsed', updated_at = now()
-WHERE resource_id = $1 AND status = 'pending' AND hold_expires_at <= now()
+WHERE resource_id = $1 AND status = 'pending' AND hold_expires_at <= $4
   AND tstzrange(starts_at, ends_at, '[)') && tstzrange($2, $3, '[)')`
 
 const insertBookingSQL = `
-INSERT INTO bookings (reference, resource_id, starts_at, ends_at, status, amount_total, currency, hold_expires_at,
+INSERT INTO bookings AS b (reference, resource_id, starts_at, ends_at, status, amount_total, currency, hold_expires_at,
     customer_first_name, customer_last_name, customer_email, customer_token_hash, status_cause, status_cause_ref)
 VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9, $10, $11, $12, $13)
 RETURNING ` + bookingColumns
 
-const bindIdemKeySQL = `UPDATE idempotency_keys SET booking_id = $2 WHERE key = $1`
+const bindIdemKeySQL = `UPDATE idempotency_keys SET booking_id = $2 WHERE key_hash = $1`
 
 // CreateHold holds a slot as a pending booking. Errors: slot_unavailable,
 // idempotency_key_reused, idempotency_key_in_use.
@@ -75,12 +93,12 @@ func (db *DB) CreateHold(ctx context.Context, h booking.NewHold) (*booking.HoldR
 	var out booking.HoldResult
 	err := db.Transact(ctx, func(tx pgx.Tx) error {
 		out = booking.HoldResult{}
-		if h.IdemKey != "" {
+		if h.KeyHash != nil {
 			var claimed bool
-			err := tx.QueryRow(ctx, claimIdemKeySQL, h.IdemKey, h.RequestHash).Scan(&claimed)
+			err := tx.QueryRow(ctx, claimIdemKeySQL, h.KeyHash, h.RequestHash, h.Now).Scan(&claimed)
 			if errors.Is(err, pgx.ErrNoRows) {
 				var hash, answer []byte
-				if err := tx.QueryRow(ctx, readIdemKeySQL, h.IdemKey).Scan(&hash, &answer); err != nil {
+				if err := tx.QueryRow(ctx, readIdemKeySQL, h.KeyHash).Scan(&hash, &answer); err != nil {
 					return err
 				}
 				switch {
@@ -96,7 +114,7 @@ func (db *DB) CreateHold(ctx context.Context, h booking.NewHold) (*booking.HoldR
 				return err
 			}
 		}
-		if _, err := tx.Exec(ctx, releaseLapsedSQL, h.Resource.ID, h.Slot.StartsAt, h.Slot.EndsAt); err != nil {
+		if _, err := tx.Exec(ctx, releaseLapsedSQL, h.Resource.ID, h.Slot.StartsAt, h.Slot.EndsAt, h.Now); err != nil {
 			return err
 		}
 		rows, _ := tx.Query(ctx, insertBookingSQL, h.Reference, h.Resource.ID, h.Slot.StartsAt, h.Slot.EndsAt,
@@ -107,8 +125,8 @@ func (db *DB) CreateHold(ctx context.Context, h booking.NewHold) (*booking.HoldR
 			return err
 		}
 		out.Booking = &b
-		if h.IdemKey != "" {
-			if _, err := tx.Exec(ctx, bindIdemKeySQL, h.IdemKey, b.ID); err != nil {
+		if h.KeyHash != nil {
+			if _, err := tx.Exec(ctx, bindIdemKeySQL, h.KeyHash, b.ID); err != nil {
 				return err
 			}
 		}
@@ -124,16 +142,17 @@ const attachCheckoutSQL = `
 UPDATE bookings SET stripe_session_id = $2, checkout_url = $3, updated_at = now()
 WHERE id = $1 AND (stripe_session_id IS NULL OR stripe_session_id = $2)`
 
-const storeIdemAnswerSQL = `UPDATE idempotency_keys SET response = $2 WHERE key = $1`
+const storeIdemAnswerSQL = `UPDATE idempotency_keys SET response = $2 WHERE key_hash = $1`
 
-// AttachCheckout records a booking's Checkout Session and the idempotent answer.
-func (db *DB) AttachCheckout(ctx context.Context, bookingID, sessionID, url, idemKey string, answer []byte) error {
+// AttachCheckout records a booking's Checkout Session and the sealed
+// idempotent answer.
+func (db *DB) AttachCheckout(ctx context.Context, bookingID, sessionID, url string, keyHash, sealed []byte) error {
 	return db.Transact(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, attachCheckoutSQL, bookingID, sessionID, url); err != nil {
 			return err
 		}
-		if idemKey != "" {
-			if _, err := tx.Exec(ctx, storeIdemAnswerSQL, idemKey, answer); err != nil {
+		if keyHash != nil {
+			if _, err := tx.Exec(ctx, storeIdemAnswerSQL, keyHash, sealed); err != nil {
 				return err
 			}
 		}
@@ -145,16 +164,16 @@ const releaseHoldSQL = `
 UPDATE bookings SET status = 'cancelled', status_cause = $2, status_cause_ref = $3, updated_at = now()
 WHERE id = $1 AND status = 'pending'`
 
-const forgetIdemKeySQL = `DELETE FROM idempotency_keys WHERE key = $1 AND booking_id = $2`
+const forgetIdemKeySQL = `DELETE FROM idempotency_keys WHERE key_hash = $1 AND booking_id = $2`
 
 // ReleaseHold cancels a pending booking and forgets its idempotency key.
-func (db *DB) ReleaseHold(ctx context.Context, bookingID, idemKey string, cause booking.Cause) error {
+func (db *DB) ReleaseHold(ctx context.Context, bookingID string, keyHash []byte, cause booking.Cause) error {
 	return db.Transact(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, releaseHoldSQL, bookingID, cause.Kind, cause.Ref); err != nil {
 			return err
 		}
-		if idemKey != "" {
-			if _, err := tx.Exec(ctx, forgetIdemKeySQL, idemKey, bookingID); err != nil {
+		if keyHash != nil {
+			if _, err := tx.Exec(ctx, forgetIdemKeySQL, keyHash, bookingID); err != nil {
 				return err
 			}
 		}
@@ -162,21 +181,35 @@ func (db *DB) ReleaseHold(ctx context.Context, bookingID, idemKey string, cause 
 	})
 }
 
-const findBookingByTokenSQL = `SELECT ` + bookingColumns + ` FROM bookings WHERE id = $1 AND customer_token_hash = $2`
+const findBookingWithTokenSQL = `SELECT ` + bookingColumns + `, b.customer_token_hash FROM bookings b WHERE b.id = $1`
 
-// FindBookingByToken returns a booking when tokenHash matches. Errors: not_found.
-func (db *DB) FindBookingByToken(ctx context.Context, id string, tokenHash []byte) (*booking.Booking, error) {
-	return db.findBooking(ctx, findBookingByTokenSQL, id, tokenHash)
+// FindBookingWithToken returns a booking and the hash of its customer
+// token. Errors: not_found.
+func (db *DB) FindBookingWithToken(ctx context.Context, id string) (*booking.Booking, []byte, error) {
+	if !booking.IsUUID(id) {
+		return nil, nil, booking.Errorf(booking.ENotFound, "Booking not found.")
+	}
+	var b booking.Booking
+	var hash []byte
+	err := db.Pool.QueryRow(ctx, findBookingWithTokenSQL, id).Scan(append(bookingDest(&b), &hash)...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil, booking.Errorf(booking.ENotFound, "Booking not found.")
+	}
+	if err != nil {
+		return nil, nil, interpretError(err)
+	}
+	utcBooking(&b)
+	return &b, hash, nil
 }
 
-const findBookingBySessionSQL = `SELECT ` + bookingColumns + ` FROM bookings WHERE stripe_session_id = $1`
+const findBookingBySessionSQL = `SELECT ` + bookingColumns + ` FROM bookings b WHERE b.stripe_session_id = $1`
 
 // FindBookingBySession returns the booking of a Checkout Session. Errors: not_found.
 func (db *DB) FindBookingBySession(ctx context.Context, sessionID string) (*booking.Booking, error) {
 	return db.findBooking(ctx, findBookingBySessionSQL, sessionID)
 }
 
-const findBookingSQL = `SELECT ` + bookingColumns + ` FROM bookings WHERE id = $1`
+const findBookingSQL = `SELECT ` + bookingColumns + ` FROM bookings b WHERE b.id = $1`
 
 // FindBooking returns the booking with id. Errors: not_found.
 func (db *DB) FindBooking(ctx context.Context, id string) (*booking.Booking, error) {

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/puddle/v2"
 
 	"github.com/bookingplatform/booking/internal/booking"
 )
@@ -79,7 +80,8 @@ func (db *DB) Ping(ctx context.Context) error {
 }
 
 // Transact runs fn in a transaction, committing when fn returns nil. A
-// serialization failure or deadlock is retried a few times.
+// serialization failure or deadlock is retried a few times, with a short
+// pause that ends early when ctx is done.
 func (db *DB) Transact(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	var err error
 	for attempt := 0; attempt < 4; attempt++ {
@@ -87,7 +89,11 @@ func (db *DB) Transact(ctx context.Context, fn func(tx pgx.Tx) error) error {
 		if !retryable(err) {
 			break
 		}
-		time.Sleep(time.Duration(attempt+1) * 5 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			return interpretError(err)
+		case <-time.After(time.Duration(attempt+1) * 5 * time.Millisecond):
+		}
 	}
 	return interpretError(err)
 }
@@ -97,9 +103,26 @@ func retryable(err error) bool {
 	return errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01")
 }
 
-// interpretError translates driver errors into booking errors: no rows →
-// not_found, the overlap constraint → slot_unavailable, a lost or refused
-// connection → unavailable. Anything else is returned wrapped as internal.
+// Constraint names the store translates errors by.
+const (
+	constraintNoOverlap  = "bookings_no_overlap"
+	constraintEventID    = "webhook_events_stripe_event_id_key"
+	constraintStaffEmail = "staff_users_email_key"
+	constraintSlug       = "resources_slug_key"
+)
+
+// isConstraint reports whether err is a violation of the named constraint
+// with SQLSTATE code.
+func isConstraint(err error, code, name string) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == code && pgErr.ConstraintName == name
+}
+
+// interpretError translates driver errors into booking errors, by SQLSTATE
+// and constraint name: no rows → not_found, the overlap constraint →
+// slot_unavailable, a unique key → conflict, a lost or refused connection, a
+// closed pool or a cancelled statement → unavailable. Anything else is
+// returned as is (internal).
 func interpretError(err error) error {
 	if err == nil {
 		return nil
@@ -111,34 +134,32 @@ func interpretError(err error) error {
 	if errors.Is(err, pgx.ErrNoRows) {
 		return booking.WrapError(booking.ENotFound, "Not found.", err)
 	}
+	unavailable := func() error {
+		return booking.WrapError(booking.EUnavailable, "The service is temporarily unavailable.", err)
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch {
-		case pgErr.Code == "23P01" && pgErr.ConstraintName == "bookings_no_overlap":
+		case pgErr.Code == "23P01" && pgErr.ConstraintName == constraintNoOverlap:
 			return booking.WrapError(booking.ESlotUnavailable, "This slot is no longer available.", err)
 		case pgErr.Code == "23505":
 			return booking.WrapError(booking.EConflict, "This already exists.", err)
-		case pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03" || strings.HasPrefix(pgErr.Code, "08"):
-			return booking.WrapError(booking.EUnavailable, "The service is temporarily unavailable.", err)
-		case pgErr.Code == "57014": // statement timeout / cancel
-			return booking.WrapError(booking.EUnavailable, "The service is temporarily unavailable.", err)
+		case strings.HasPrefix(pgErr.Code, "08"), // connection exceptions
+			pgErr.Code == "57P01", pgErr.Code == "57P02", pgErr.Code == "57P03", // shutdown, cannot connect now
+			pgErr.Code == "57014", // statement timeout or cancel
+			pgErr.Code == "53300": // too many connections
+			return unavailable()
 		}
 		return err
 	}
-	if pgconn.Timeout(err) || isConnError(err) {
-		return booking.WrapError(booking.EUnavailable, "The service is temporarily unavailable.", err)
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return booking.WrapError(booking.EUnavailable, "The service is temporarily unavailable.", err)
-	}
-	return err
-}
-
-func isConnError(err error) bool {
 	var netErr net.Error
 	var connErr *pgconn.ConnectError
-	return errors.As(err, &netErr) || errors.As(err, &connErr) ||
-		errors.Is(err, net.ErrClosed) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, pgx.ErrTxClosed) || pgconn.SafeToRetry(err) ||
-		strings.Contains(err.Error(), "closed pool") || strings.Contains(err.Error(), "conn closed")
+	switch {
+	case pgconn.Timeout(err), errors.As(err, &netErr), errors.As(err, &connErr),
+		errors.Is(err, net.ErrClosed), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, pgconn.ErrConnClosed), errors.Is(err, puddle.ErrClosedPool), errors.Is(err, pgx.ErrTxClosed),
+		errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled), pgconn.SafeToRetry(err):
+		return unavailable()
+	}
+	return err
 }

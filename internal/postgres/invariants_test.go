@@ -31,34 +31,61 @@ func TestSchemaInvariants(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 
-	t.Run("overlapping active bookings are refused by the exclusion constraint", func(t *testing.T) {
+	t.Run("overlapping slot holders are refused by the exclusion constraint", func(t *testing.T) {
 		t.Parallel()
 		db := pgtest.NewDB(t)
 		r := pgtest.CreateResource(t, db, pgtest.ResourceOpts{})
-		start := time.Now().UTC().Truncate(time.Hour).Add(48 * time.Hour)
+		start := time.Date(2030, 3, 4, 10, 0, 0, 0, time.UTC)
 		first := pgtest.CreateBooking(t, db, r, pgtest.BookingOpts{StartsAt: start, Status: booking.StatusConfirmed})
 		const q = `INSERT INTO bookings (reference, resource_id, starts_at, ends_at, status, amount_total, currency, hold_expires_at,
-			customer_first_name, customer_last_name, customer_email, customer_token_hash, status_cause)
-			VALUES ($1, $2, $3, $4, $5, 5000, 'eur', now(), 'A', 'B', 'a@b.co', '\x00', 'system')`
+			customer_first_name, customer_last_name, customer_email, customer_token_hash, status_cause, holds_slot)
+			VALUES ($1, $2, $3, $4, $5, 5000, 'eur', now(), 'A', 'B', 'a@b.co', '\x00', 'system', $6)`
 		for _, st := range []string{"pending", "awaiting_payment", "confirmed"} {
-			_, err := db.Pool.Exec(ctx, q, "BK-X"+st, r.ID, start.Add(30*time.Minute), start.Add(90*time.Minute), st)
+			_, err := db.Pool.Exec(ctx, q, "BK-X"+st, r.ID, start.Add(30*time.Minute), start.Add(90*time.Minute), st, nil)
 			if code, name := pgCode(err); code != "23P01" || name != "bookings_no_overlap" {
 				t.Fatalf("%s overlapping %s: err %v", st, first.Status, err)
 			}
 		}
-		// Inactive bookings may overlap; adjacent ranges do not overlap.
+		// M1: a booking under review that holds its slot is refused too.
+		_, err := db.Pool.Exec(ctx, q, "BK-XREV", r.ID, start, start.Add(time.Hour), "needs_review", true)
+		if code, name := pgCode(err); code != "23P01" || name != "bookings_no_overlap" {
+			t.Fatalf("needs_review holding the slot: err %v", err)
+		}
+		// Bookings holding no slot may overlap, whatever the application says
+		// of holds_slot: the database derives it from the status.
 		for i, st := range []string{"expired", "cancelled", "payment_failed", "refunded", "needs_review"} {
-			if _, err := db.Pool.Exec(ctx, q, fmt.Sprintf("BK-I%d", i), r.ID, start, start.Add(time.Hour), st); err != nil {
-				t.Fatalf("inactive %s refused: %v", st, err)
+			if _, err := db.Pool.Exec(ctx, q, fmt.Sprintf("BK-I%d", i), r.ID, start, start.Add(time.Hour), st, st != "needs_review"); err != nil {
+				t.Fatalf("%s refused: %v", st, err)
 			}
 		}
-		if _, err := db.Pool.Exec(ctx, q, "BK-ADJ", r.ID, start.Add(time.Hour), start.Add(2*time.Hour), "pending"); err != nil {
+		if n := pgtest.Count(t, db, `SELECT count(*) FROM bookings WHERE holds_slot`); n != 1 {
+			t.Fatalf("%d slot holders, want 1", n)
+		}
+		if _, err := db.Pool.Exec(ctx, q, "BK-ADJ", r.ID, start.Add(time.Hour), start.Add(2*time.Hour), "pending", nil); err != nil {
 			t.Fatalf("adjacent booking refused: %v", err)
 		}
-		// Reactivating an inactive booking on a taken slot is refused too.
-		_, err := db.Pool.Exec(ctx, `UPDATE bookings SET status = 'confirmed' WHERE reference = 'BK-I0'`)
+		// Reactivating a booking on a taken slot is refused, and so is a
+		// review that takes the slot back.
+		_, err = db.Pool.Exec(ctx, `UPDATE bookings SET status = 'confirmed' WHERE reference = 'BK-I0'`)
 		if code, _ := pgCode(err); code != "23P01" {
 			t.Fatalf("reactivation over a taken slot: %v", err)
+		}
+		_, err = db.Pool.Exec(ctx, `UPDATE bookings SET holds_slot = true WHERE reference = 'BK-I4'`)
+		if code, _ := pgCode(err); code != "23P01" {
+			t.Fatalf("review taking a taken slot: %v", err)
+		}
+	})
+
+	t.Run("a confirmed booking under review keeps its slot", func(t *testing.T) {
+		t.Parallel()
+		db := pgtest.NewDB(t)
+		r := pgtest.CreateResource(t, db, pgtest.ResourceOpts{})
+		b := pgtest.CreateBooking(t, db, r, pgtest.BookingOpts{Status: booking.StatusConfirmed})
+		if _, err := db.Pool.Exec(ctx, `UPDATE bookings SET status = 'needs_review' WHERE id = $1`, b.ID); err != nil {
+			t.Fatal(err)
+		}
+		if n := pgtest.Count(t, db, `SELECT count(*) FROM bookings WHERE id = $1 AND holds_slot`, b.ID); n != 1 {
+			t.Fatal("the review released the slot")
 		}
 	})
 
@@ -67,13 +94,57 @@ func TestSchemaInvariants(t *testing.T) {
 		db := pgtest.NewDB(t)
 		r := pgtest.CreateResource(t, db, pgtest.ResourceOpts{})
 		b := pgtest.CreateBooking(t, db, r, pgtest.BookingOpts{})
-		const q = `INSERT INTO payments (booking_id, stripe_session_id, amount, currency, stripe_event_id) VALUES ($1, $2, 5000, 'eur', $3)`
-		if _, err := db.Pool.Exec(ctx, q, b.ID, *b.StripeSessionID, "evt_1"); err != nil {
+		if err := pay(ctx, db, b, "evt_1", 5000); err != nil {
 			t.Fatal(err)
 		}
-		_, err := db.Pool.Exec(ctx, q, b.ID, *b.StripeSessionID, "evt_2")
+		err := pay(ctx, db, b, "evt_2", 5000)
 		if code, name := pgCode(err); code != "23505" || name != "payments_stripe_session_id_key" {
 			t.Fatalf("second payment for one session: %v", err)
+		}
+	})
+
+	t.Run("a booking's money sums must match its money rows", func(t *testing.T) {
+		t.Parallel()
+		db := pgtest.NewDB(t)
+		r := pgtest.CreateResource(t, db, pgtest.ResourceOpts{})
+		b := pgtest.CreateBooking(t, db, r, pgtest.BookingOpts{})
+		_, err := db.Pool.Exec(ctx, `INSERT INTO payments (booking_id, stripe_session_id, amount, currency, stripe_event_id) VALUES ($1, $2, 5000, 'eur', 'evt_1')`, b.ID, *b.StripeSessionID)
+		if code, name := pgCode(err); code != "23514" || name != "bookings_money_matches" {
+			t.Fatalf("payment without its sum: %v", err)
+		}
+		_, err = db.Pool.Exec(ctx, `UPDATE bookings SET amount_paid = 100 WHERE id = $1`, b.ID)
+		if code, name := pgCode(err); code != "23514" || name != "bookings_money_matches" {
+			t.Fatalf("sum without its payment: %v", err)
+		}
+	})
+
+	t.Run("the refunds of a payment never exceed it", func(t *testing.T) {
+		t.Parallel()
+		db := pgtest.NewDB(t)
+		r := pgtest.CreateResource(t, db, pgtest.ResourceOpts{})
+		b := pgtest.CreateBooking(t, db, r, pgtest.BookingOpts{})
+		if err := pay(ctx, db, b, "evt_1", 5000); err != nil {
+			t.Fatal(err)
+		}
+		if err := refund(ctx, db, b, "re_1", 3000); err != nil {
+			t.Fatal(err)
+		}
+		err := refund(ctx, db, b, "re_2", 2001)
+		if code, name := pgCode(err); code != "23514" || name != "refunds_within_payment" {
+			t.Fatalf("refunds above the payment: %v", err)
+		}
+		// Concurrent refunds that each fit but together exceed: one wins.
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		for i := range errs {
+			wg.Go(func() { errs[i] = refund(ctx, db, b, fmt.Sprintf("re_c%d", i), 1500) })
+		}
+		wg.Wait()
+		if (errs[0] == nil) == (errs[1] == nil) {
+			t.Fatalf("concurrent refunds: %v, %v; want exactly one refused", errs[0], errs[1])
+		}
+		if n := pgtest.Count(t, db, `SELECT sum(amount)::int FROM refunds WHERE booking_id = $1`, b.ID); n != 4500 {
+			t.Fatalf("refunded %d, want 4500", n)
 		}
 	})
 
@@ -82,10 +153,10 @@ func TestSchemaInvariants(t *testing.T) {
 		db := pgtest.NewDB(t)
 		r := pgtest.CreateResource(t, db, pgtest.ResourceOpts{})
 		b := pgtest.CreateBooking(t, db, r, pgtest.BookingOpts{})
-		if _, err := db.Pool.Exec(ctx, `INSERT INTO payments (booking_id, stripe_session_id, amount, currency, stripe_event_id) VALUES ($1, $2, 5000, 'eur', 'evt_1')`, b.ID, *b.StripeSessionID); err != nil {
+		if err := pay(ctx, db, b, "evt_1", 5000); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := db.Pool.Exec(ctx, `INSERT INTO refunds (booking_id, stripe_refund_id, amount, currency, source) VALUES ($1, 're_1', 5000, 'eur', 'staff')`, b.ID); err != nil {
+		if err := refund(ctx, db, b, "re_1", 5000); err != nil {
 			t.Fatal(err)
 		}
 		for _, q := range []string{
@@ -138,6 +209,30 @@ func TestSchemaInvariants(t *testing.T) {
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("audit rows %v, want %v", got, want)
 		}
+	})
+}
+
+// pay records a payment of booking b with its sum, in one transaction.
+func pay(ctx context.Context, db *postgres.DB, b *booking.Booking, eventID string, amount int64) error {
+	return pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO payments (booking_id, stripe_session_id, amount, currency, stripe_event_id)
+			VALUES ($1, $2, $3, 'eur', $4)`, b.ID, *b.StripeSessionID, amount, eventID); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE bookings SET amount_paid = amount_paid + $2 WHERE id = $1`, b.ID, amount)
+		return err
+	})
+}
+
+// refund records a refund of booking b's first payment with its sum.
+func refund(ctx context.Context, db *postgres.DB, b *booking.Booking, refundID string, amount int64) error {
+	return pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO refunds (booking_id, payment_id, stripe_refund_id, amount, currency, source)
+			SELECT $1, min(id), $2, $3, 'eur', 'staff' FROM payments WHERE booking_id = $1`, b.ID, refundID, amount); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE bookings SET amount_refunded = amount_refunded + $2 WHERE id = $1`, b.ID, amount)
+		return err
 	})
 }
 

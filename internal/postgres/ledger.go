@@ -2,225 +2,287 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"strconv"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/bookingplatform/booking/internal/booking"
 )
 
-// insertEventSQL writes the ledger row first: its unique event id serialises
-// concurrent deliveries of one event, and a known id is a duplicate.
+// The ledger row of an event is written once, with its outcome, in the
+// transaction of its effect. Concurrent deliveries of one event lock the
+// same booking, so the second one sees the first's row and is a duplicate;
+// should two ever race past that (an event that matched no booking), the
+// unique event id refuses the second row and its transaction rolls back.
+
 const insertEventSQL = `
-INSERT INTO webhook_events (stripe_event_id, type, livemode, api_version, stripe_session_id, outcome, payload, source, stripe_created_at, stripe_payment_intent_id)
-VALUES ($1, $2, $3, $4, nullif($5, ''), 'received', $6, $7, $8, nullif($9, ''))
+INSERT INTO webhook_events (stripe_event_id, type, livemode, api_version, stripe_session_id, booking_id, outcome, detail,
+    payload, source, stripe_created_at, stripe_payment_intent_id)
+VALUES ($1, $2, $3, $4, nullif($5, ''), $6, $7, $8, $9, $10, $11, nullif($12, ''))`
+
+// insertUnmatchedEventSQL records an event that concerns no booking; a
+// known id is a duplicate.
+const insertUnmatchedEventSQL = insertEventSQL + `
 ON CONFLICT (stripe_event_id) DO NOTHING
-RETURNING id`
+RETURNING true`
 
-const lockReplayEventSQL = `SELECT id FROM webhook_events WHERE stripe_event_id = $1 FOR UPDATE`
+const insertReplaySQL = `
+INSERT INTO webhook_event_replays (stripe_event_id, source, outcome, detail, booking_id, cause_ref)
+VALUES ($1, $2, $3, $4, $5, $6)`
 
-// lockSessionBookingSQL finds the booking of a Checkout Session, by session id
-// or, for a booking whose session id is not yet recorded, by the
-// client_reference_id, and locks it for the rest of the transaction.
-const lockSessionBookingSQL = `
-SELECT ` + bookingColumns + `
-FROM bookings
-WHERE stripe_session_id = $1 OR (id = $2 AND stripe_session_id IS NULL)
-ORDER BY stripe_session_id NULLS LAST
-LIMIT 1
-FOR UPDATE`
+const insertWaitingSQL = `
+INSERT INTO pending_money_events (stripe_event_id, payment_intent_id, event_type, facts) VALUES ($1, $2, $3, $4)
+ON CONFLICT (stripe_event_id) DO NOTHING`
 
-// paymentRecordedSQL runs after the booking is locked, as its own statement:
-// under READ COMMITTED a new statement sees the payment a concurrent
-// transaction committed while this one waited for the lock, which a subquery
-// of the locking statement (evaluated with that statement's older snapshot)
-// would miss.
-const paymentRecordedSQL = `SELECT EXISTS (SELECT 1 FROM payments WHERE stripe_session_id = $1)`
+const deleteWaitingSQL = `DELETE FROM pending_money_events WHERE stripe_event_id = $1`
 
-const insertPaymentSQL = `
-INSERT INTO payments (booking_id, stripe_session_id, stripe_payment_intent_id, amount, currency, stripe_event_id)
-VALUES ($1, $2, nullif($3, ''), $4, $5, $6)
-ON CONFLICT (stripe_session_id) DO NOTHING`
+// errDuplicateEvent ends a transaction whose ledger row another one wrote.
+var errDuplicateEvent = errors.New("event recorded by a concurrent delivery")
 
-const transitionSQL = `
-UPDATE bookings
-SET status = $2, status_cause = 'stripe_event', status_cause_ref = $3,
-    review_reason = CASE WHEN $2 = 'needs_review' THEN $4 ELSE review_reason END,
-    stripe_session_id = coalesce(stripe_session_id, $5), updated_at = now()
-WHERE id = $1`
-
-// unmatchedMoneyEventsSQL finds the stored refund and dispute events of a
-// PaymentIntent that found no booking when they arrived, oldest first.
-const unmatchedMoneyEventsSQL = `
-SELECT payload FROM webhook_events
-WHERE outcome = 'unmatched' AND stripe_payment_intent_id = $1
-  AND type IN ('charge.refunded', 'charge.dispute.created')
-ORDER BY id`
-
-const finishEventSQL = `
-UPDATE webhook_events
-SET outcome = $2, detail = $3, booking_id = $4, processed_at = now(),
-    replay_count = replay_count + CASE WHEN $5 THEN 1 ELSE 0 END
-WHERE id = $1`
-
-// ApplyEvent records ev in the ledger and applies the plan decide makes for its
-// booking, all in one transaction: either the ledger row and every effect are
-// committed, or nothing is. Errors: unavailable, internal.
-func (db *DB) ApplyEvent(ctx context.Context, ev *booking.PaymentEvent, decide booking.DecideFunc) (*booking.EventResult, error) {
+// ApplyEvent records ev and applies the plans decide makes for it and for
+// the refund and dispute events waiting for its payment, in one
+// transaction. Errors: unavailable, internal.
+func (db *DB) ApplyEvent(ctx context.Context, ev *booking.PaymentEvent, decide func(*booking.State, *booking.PaymentEvent) booking.Plan) (*booking.EventResult, error) {
 	var res booking.EventResult
-	checkout := ev.IsCheckout() && ev.SessionID != ""
-	var ref any
-	if booking.IsUUID(ev.BookingRef) {
-		ref = ev.BookingRef
-	}
-	replay := ev.Source == "replay"
+	replay := ev.Source == booking.SourceReplay
 	err := db.Transact(ctx, func(tx pgx.Tx) error {
 		res = booking.EventResult{}
-		// First round trip, pipelined: the ledger row, then the booking lock,
-		// then whether the session's payment exists. The statements run one
-		// after the other, each with its own snapshot, so the payment check
-		// sees whatever a transaction we waited on for the lock committed.
-		var first pgx.Batch
-		if replay {
-			first.Queue(lockReplayEventSQL, ev.ID)
-		} else {
-			var created any
-			if !ev.Created.IsZero() {
-				created = ev.Created
-			}
-			first.Queue(insertEventSQL, ev.ID, ev.Type, ev.Livemode, ev.APIVersion, ev.SessionID,
-				ev.Payload, ev.Source, created, ev.PaymentIntentID)
-		}
-		if checkout {
-			first.Queue(lockSessionBookingSQL, ev.SessionID, ref)
-			first.Queue(paymentRecordedSQL, ev.SessionID)
-		}
-		br := tx.SendBatch(ctx, &first)
-		var ledgerID int64
-		if err := br.QueryRow().Scan(&ledgerID); err != nil {
-			br.Close()
-			if errors.Is(err, pgx.ErrNoRows) && !replay {
-				res.Outcome = booking.OutcomeDuplicate
-				return nil
-			}
-			return err
-		}
-		var b booking.Booking
-		var found, paid bool
-		if checkout {
-			rows, err := br.Query()
-			if err == nil {
-				b, err = pgx.CollectExactlyOneRow(rows, scanBooking)
-			}
-			switch {
-			case errors.Is(err, pgx.ErrNoRows):
-			case err != nil:
-				br.Close()
-				return err
-			default:
-				found = true
-			}
-			if err := br.QueryRow().Scan(&paid); err != nil {
-				br.Close()
-				return err
-			}
-		}
-		if err := br.Close(); err != nil {
-			return err
-		}
-
-		// Second round trip: the effects and the ledger outcome, pipelined.
-		var second pgx.Batch
-		lookUnmatched := false
-		var bookingID *string
-		switch {
-		case checkout && found:
-			bookingID = &b.ID
-			res.BookingID, res.Status = b.ID, b.Status
-			plan := decide(&b, ev, paid)
-			if err := db.applyPlan(ctx, tx, &second, ev, &b, plan, &res); err != nil {
-				return err
-			}
-			lookUnmatched = plan.RecordPayment && ev.PaymentIntentID != ""
-		case checkout:
-			res.Outcome, res.Detail = booking.OutcomeUnmatched, "no booking for this Checkout Session"
-		default:
-			var err error
-			if bookingID, err = db.applyMoneyEvent(ctx, tx, ev, &res); err != nil {
-				return err
-			}
-		}
-		second.Queue(finishEventSQL, ledgerID, string(res.Outcome), res.Detail, bookingID, replay)
-		if !lookUnmatched {
-			return tx.SendBatch(ctx, &second).Close()
-		}
-		// A payment was recorded: in the same round trip, fetch refund and
-		// dispute events of its PaymentIntent that arrived before it.
-		second.Queue(unmatchedMoneyEventsSQL, ev.PaymentIntentID)
-		results := tx.SendBatch(ctx, &second)
-		for i := 0; i < second.Len()-1; i++ {
-			if _, err := results.Exec(); err != nil {
-				results.Close()
-				return err
-			}
-		}
-		rows, err := results.Query()
-		if err == nil {
-			res.UnmatchedMoney, err = pgx.CollectRows(rows, pgx.RowTo[[]byte])
-		}
+		st, waiting, err := lockEventState(ctx, tx, ev)
 		if err != nil {
-			results.Close()
 			return err
 		}
-		return results.Close()
+		p := decide(st, ev)
+		if st == nil {
+			return recordUnmatched(ctx, tx, ev, p, &res)
+		}
+		res.BookingID = st.Booking.ID
+		p, rowDone, err := takeSlot(ctx, tx, st, p, ev.SessionID)
+		if err != nil {
+			return err
+		}
+		if p.Outcome == booking.OutcomeDuplicate && !replay && st.EventKnown {
+			res.Outcome, res.Status = p.Outcome, st.Booking.Status
+			return nil
+		}
+		var b pgx.Batch
+		queuePlan(&b, st, &p, ev.SessionID, rowDone)
+		queueRecord(&b, ev, &p, &st.Booking.ID)
+		if err := runBatch(ctx, tx, &b); err != nil {
+			if !replay && isConstraint(err, "23505", constraintEventID) {
+				return errDuplicateEvent
+			}
+			return err
+		}
+		res.Outcome, res.Detail, res.Status = p.Outcome, p.Detail, st.Booking.Status
+		if p.After != nil {
+			res.Status = p.After.Status
+		}
+		res.RefundsOwed = len(p.Owe) > 0
+		if p.Payment == nil || len(waiting) == 0 {
+			return nil
+		}
+		// The payment is recorded: apply the refund and dispute events of
+		// its PaymentIntent that arrived before it, in arrival order.
+		for _, w := range waiting {
+			st, _, err := lockState(ctx, tx, res.BookingID, w.ID, "")
+			if err != nil {
+				return err
+			}
+			late := &booking.PaymentEvent{ID: w.ID, Type: w.Type, PaymentIntentID: ev.PaymentIntentID, Money: w.Facts,
+				Source: booking.SourceLate}
+			lp := decide(st, late)
+			lp, rowDone, err := takeSlot(ctx, tx, st, lp, "")
+			if err != nil {
+				return err
+			}
+			var b pgx.Batch
+			queuePlan(&b, st, &lp, "", rowDone)
+			queueRecord(&b, late, &lp, &st.Booking.ID)
+			if err := runBatch(ctx, tx, &b); err != nil {
+				return err
+			}
+			lr := booking.EventResult{EventID: w.ID, Outcome: lp.Outcome, Detail: lp.Detail, BookingID: st.Booking.ID,
+				Status: st.Booking.Status}
+			if lp.After != nil {
+				lr.Status = lp.After.Status
+				res.Status = lp.After.Status
+			}
+			res.RefundsOwed = res.RefundsOwed || len(lp.Owe) > 0
+			res.Late = append(res.Late, lr)
+		}
+		return nil
 	})
+	if errors.Is(err, errDuplicateEvent) {
+		return &booking.EventResult{Outcome: booking.OutcomeDuplicate, Detail: "event already recorded"}, nil
+	}
 	if err != nil {
 		return nil, err
 	}
 	return &res, nil
 }
 
-// applyPlan queues the effects of plan p on batch. A re-activation that may
-// collide with a booking that took the slot is run at once under a
-// savepoint, after whatever is already queued.
-func (db *DB) applyPlan(ctx context.Context, tx pgx.Tx, batch *pgx.Batch, ev *booking.PaymentEvent, b *booking.Booking, p booking.Plan, res *booking.EventResult) error {
+// queueRecord queues what records event ev with plan p: its ledger row, or
+// for a replay or a late application a row beside it; a refund or dispute
+// event that waits for its payment is kept, and one applied no longer is.
+func queueRecord(b *pgx.Batch, ev *booking.PaymentEvent, p *booking.Plan, bookingID *string) {
+	switch ev.Source {
+	case booking.SourceReplay, booking.SourceLate:
+		b.Queue(insertReplaySQL, ev.ID, ev.Source, string(p.Outcome), p.Detail, bookingID, ev.ReplayBy)
+	default:
+		var created any
+		if !ev.Created.IsZero() {
+			created = ev.Created
+		}
+		b.Queue(insertEventSQL, ev.ID, ev.Type, ev.Livemode, ev.APIVersion, ev.SessionID, bookingID, string(p.Outcome),
+			p.Detail, ev.Payload, ev.Source, created, ev.PaymentIntentID)
+	}
+	switch {
+	case p.Wait:
+		b.Queue(insertWaitingSQL, ev.ID, ev.PaymentIntentID, ev.Type, ev.Money)
+	case ev.Source == booking.SourceReplay || ev.Source == booking.SourceLate:
+		b.Queue(deleteWaitingSQL, ev.ID)
+	}
+}
+
+// recordUnmatched records an event that concerns no booking: its ledger
+// row (a known id is a duplicate) and, for a refund or dispute event, its
+// wait for the payment.
+func recordUnmatched(ctx context.Context, tx pgx.Tx, ev *booking.PaymentEvent, p booking.Plan, res *booking.EventResult) error {
 	res.Outcome, res.Detail = p.Outcome, p.Detail
-	if p.RecordPayment {
-		batch.Queue(insertPaymentSQL, b.ID, ev.SessionID, ev.PaymentIntentID, ev.AmountTotal, ev.Currency, ev.ID)
+	if ev.Source == booking.SourceReplay {
+		var b pgx.Batch
+		queueRecord(&b, ev, &p, nil)
+		return runBatch(ctx, tx, &b)
 	}
-	if p.Next == "" || p.Next == b.Status {
-		return nil
+	var created any
+	if !ev.Created.IsZero() {
+		created = ev.Created
 	}
-	if p.FallbackNext != "" {
-		if batch.Len() > 0 {
-			if err := tx.SendBatch(ctx, batch).Close(); err != nil {
-				return err
-			}
-			*batch = pgx.Batch{}
+	var b pgx.Batch
+	b.Queue(insertUnmatchedEventSQL, ev.ID, ev.Type, ev.Livemode, ev.APIVersion, ev.SessionID, nil, string(p.Outcome),
+		p.Detail, ev.Payload, ev.Source, created, ev.PaymentIntentID)
+	if p.Wait {
+		b.Queue(insertWaitingSQL, ev.ID, ev.PaymentIntentID, ev.Type, ev.Money)
+	}
+	br := tx.SendBatch(ctx, &b)
+	var inserted bool
+	err := br.QueryRow().Scan(&inserted)
+	if errors.Is(err, pgx.ErrNoRows) {
+		res.Outcome, res.Detail = booking.OutcomeDuplicate, "event already recorded"
+		err = nil
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+const ledgerColumns = `w.id, w.stripe_event_id, w.type, w.outcome, w.detail, w.booking_id::text, w.stripe_session_id,
+	w.source, w.livemode, w.stripe_created_at, w.received_at, w.processed_at,
+	coalesce((SELECT json_agg(json_build_object('source', r.source, 'outcome', r.outcome, 'detail', r.detail,
+	    'bookingId', r.booking_id, 'causeRef', r.cause_ref, 'createdAt', r.created_at) ORDER BY r.id)
+	  FROM webhook_event_replays r WHERE r.stripe_event_id = w.stripe_event_id), '[]')`
+
+func scanLedgerEvent(row pgx.CollectableRow) (booking.LedgerEvent, error) {
+	var e booking.LedgerEvent
+	var replays []byte
+	err := row.Scan(&e.Seq, &e.ID, &e.Type, &e.Outcome, &e.Detail, &e.BookingID, &e.SessionID, &e.Source,
+		&e.Livemode, &e.CreatedAt, &e.ReceivedAt, &e.ProcessedAt, &replays)
+	if err != nil {
+		return e, err
+	}
+	e.ReceivedAt, e.ProcessedAt = e.ReceivedAt.UTC(), e.ProcessedAt.UTC()
+	if e.CreatedAt != nil {
+		t := e.CreatedAt.UTC()
+		e.CreatedAt = &t
+	}
+	if err := json.Unmarshal(replays, &e.Replays); err != nil {
+		return e, err
+	}
+	e.ReplayCount = 0
+	for _, r := range e.Replays {
+		if r.Source == booking.SourceReplay {
+			e.ReplayCount++
 		}
-		// Re-activating a booking can collide with a booking that took its
-		// slot meanwhile; try it under a savepoint and fall back on conflict.
-		sp, err := tx.Begin(ctx)
+	}
+	return e, nil
+}
+
+const listPaymentEventsSQL = `
+SELECT ` + ledgerColumns + `
+FROM webhook_events w
+WHERE ($1::text IS NULL OR w.type = $1)
+  AND ($2::text IS NULL OR w.outcome = $2)
+  AND ($3::timestamptz IS NULL OR (w.received_at, w.id) < ($3, $4::bigint))
+ORDER BY w.received_at DESC, w.id DESC
+LIMIT $5`
+
+// ListPaymentEvents returns up to f.Limit ledger rows after f.After, newest first.
+func (db *DB) ListPaymentEvents(ctx context.Context, f booking.EventFilter) ([]booking.LedgerEvent, error) {
+	var typ, outcome, afterAt, afterID any
+	if f.Type != "" {
+		typ = f.Type
+	}
+	if f.Outcome != "" {
+		outcome = f.Outcome
+	}
+	if f.After != nil {
+		seq, err := strconv.ParseInt(f.After.ID, 10, 64)
 		if err != nil {
-			return err
+			return nil, booking.Errorf(booking.EValidation, "The cursor is not valid for this list.")
 		}
-		_, err = sp.Exec(ctx, transitionSQL, b.ID, string(p.Next), ev.ID, p.Detail, ev.SessionID)
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && pgErr.Code == "23P01" {
-			if err := sp.Rollback(ctx); err != nil {
-				return err
-			}
-			res.Outcome, res.Detail = p.FallbackOutcome, p.FallbackDetail
-			p.Next, p.Detail = p.FallbackNext, p.FallbackDetail
-		} else if err != nil {
-			return err
-		} else {
-			res.Status = p.Next
-			return sp.Commit(ctx)
-		}
+		afterAt, afterID = f.After.At, seq
 	}
-	batch.Queue(transitionSQL, b.ID, string(p.Next), ev.ID, p.Detail, ev.SessionID)
-	res.Status = p.Next
-	return nil
+	rows, _ := db.Pool.Query(ctx, listPaymentEventsSQL, typ, outcome, afterAt, afterID, f.Limit)
+	items, err := pgx.CollectRows(rows, scanLedgerEvent)
+	return items, interpretError(err)
+}
+
+const findPaymentEventSQL = `SELECT ` + ledgerColumns + ` FROM webhook_events w WHERE w.stripe_event_id = $1`
+
+// FindPaymentEvent returns the ledger row of a Stripe event id with its
+// replays. Errors: not_found.
+func (db *DB) FindPaymentEvent(ctx context.Context, eventID string) (*booking.LedgerEvent, error) {
+	rows, _ := db.Pool.Query(ctx, findPaymentEventSQL, eventID)
+	e, err := pgx.CollectExactlyOneRow(rows, scanLedgerEvent)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, booking.Errorf(booking.ENotFound, "Payment event not found.")
+	}
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	return &e, nil
+}
+
+const findStoredEventSQL = `SELECT stripe_event_id, source, payload FROM webhook_events WHERE stripe_event_id = $1`
+
+// FindStoredEvent returns the raw payload of a ledger row. Errors: not_found.
+func (db *DB) FindStoredEvent(ctx context.Context, eventID string) (*booking.StoredEvent, error) {
+	var e booking.StoredEvent
+	err := db.Pool.QueryRow(ctx, findStoredEventSQL, eventID).Scan(&e.ID, &e.Source, &e.Payload)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, booking.Errorf(booking.ENotFound, "Payment event not found.")
+	}
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	return &e, nil
+}
+
+const knownEventsSQL = `SELECT stripe_event_id FROM webhook_events WHERE stripe_event_id = ANY($1)`
+
+// KnownEvents returns which of the Stripe event ids the ledger already holds.
+func (db *DB) KnownEvents(ctx context.Context, ids []string) (map[string]bool, error) {
+	rows, _ := db.Pool.Query(ctx, knownEventsSQL, ids)
+	known, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	out := make(map[string]bool, len(known))
+	for _, id := range known {
+		out[id] = true
+	}
+	return out, nil
 }

@@ -4,10 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -24,7 +23,7 @@ import (
 func moneyEvent(id, typ string, object map[string]any) []byte {
 	b, _ := json.Marshal(map[string]any{
 		"id": id, "object": "event", "type": typ, "api_version": stripe.APIVersion,
-		"created": time.Now().Unix(), "livemode": false, "pending_webhooks": 1,
+		"created": 1767225600, "livemode": false, "pending_webhooks": 1,
 		"data": map[string]any{"object": object},
 	})
 	return b
@@ -51,505 +50,460 @@ func chargeRefundedPayload(id, chargeID, pi string, amount, refunded int64, refu
 	return moneyEvent(id, booking.EventChargeRefunded, ch)
 }
 
-func disputePayload(id, disputeID, chargeID, pi string, amount int64) []byte {
-	return moneyEvent(id, booking.EventDisputeCreated, map[string]any{
+func disputePayload(id, typ, disputeID, pi string, amount int64, status string) []byte {
+	return moneyEvent(id, typ, map[string]any{
 		"id": disputeID, "object": "dispute", "amount": amount, "currency": "eur", "reason": "fraudulent",
-		"charge": chargeID, "payment_intent": pi, "status": "needs_response",
+		"charge": "ch_" + pi, "payment_intent": pi, "status": status,
 	})
 }
 
+// fakeRefunder is the payment provider's refund API: it records every call,
+// answers the same refund for the same idempotency key, refuses to refund
+// more than was paid, and fails the first fails calls.
+type fakeRefunder struct {
+	mu    sync.Mutex
+	fails int
+	calls []booking.ProviderRefund
+	byKey map[string]*booking.Refund
+}
+
+func (f *fakeRefunder) Refund(ctx context.Context, req booking.ProviderRefund) (*booking.Refund, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, req)
+	if f.fails > 0 {
+		f.fails--
+		return nil, booking.WrapError(booking.EPaymentProvider, "The payment provider could not be reached.", errors.New("connection refused"))
+	}
+	if f.byKey == nil {
+		f.byKey = map[string]*booking.Refund{}
+	}
+	if r, ok := f.byKey[req.IdempotencyKey]; ok {
+		return r, nil
+	}
+	r := &booking.Refund{ID: fmt.Sprintf("re_fake_%d", len(f.byKey)+1), Amount: req.Amount, Currency: req.Currency, Status: "succeeded"}
+	f.byKey[req.IdempotencyKey] = r
+	return r, nil
+}
+
+func (f *fakeRefunder) callCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.calls)
+}
+
 type moneyBundle struct {
-	db  *postgres.DB
-	svc *booking.Service
-	res *booking.Resource
+	db      *postgres.DB
+	res     *booking.Resource
+	now     time.Time
+	ful     *booking.Fulfiller
+	refunds *booking.Refunds
+	desk    *booking.Desk
 }
 
 func newMoneyBundle(t *testing.T, refunder booking.Refunder) *moneyBundle {
 	t.Helper()
 	db := pgtest.NewDB(t)
-	return &moneyBundle{
-		db:  db,
-		res: pgtest.CreateResource(t, db, pgtest.ResourceOpts{}),
-		svc: &booking.Service{Store: db, Refunder: refunder, Hold: 30 * time.Minute, Now: time.Now,
-			Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))},
-	}
+	mb := &moneyBundle{db: db, res: pgtest.CreateResource(t, db, pgtest.ResourceOpts{}),
+		now: time.Date(2030, 1, 7, 9, 0, 0, 0, time.UTC)}
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	clock := func() time.Time { return mb.now }
+	mb.refunds = booking.NewRefunds(db, refunder, log, clock)
+	mb.ful = &booking.Fulfiller{Store: db, Parse: payment.ParseStored, Refunds: mb.refunds, Logger: log, Now: clock}
+	mb.desk = &booking.Desk{Store: db, Refunds: mb.refunds, Logger: log, Now: clock}
+	return mb
 }
 
 // handle parses payload as a stored event and processes it.
-func (mb *moneyBundle) handle(t *testing.T, payload []byte, source string) *booking.EventResult {
+func (mb *moneyBundle) handle(t *testing.T, payload []byte) *booking.EventResult {
 	t.Helper()
 	ev, err := payment.ParseStored(payload)
 	if err != nil {
 		t.Fatalf("parse event: %v", err)
 	}
-	ev.Source = source
-	res, err := mb.svc.HandleEvent(context.Background(), ev)
+	res, err := mb.ful.HandleEvent(context.Background(), ev)
 	if err != nil {
 		t.Fatalf("handle %s: %v", ev.ID, err)
 	}
 	return res
 }
 
+// pending creates a pending booking with a Checkout Session.
+func (mb *moneyBundle) pending(t *testing.T) *booking.Booking {
+	t.Helper()
+	return pgtest.CreateBooking(t, mb.db, mb.res, pgtest.BookingOpts{HoldUntil: mb.now.Add(30 * time.Minute)})
+}
+
 // confirmed creates a booking and pays it through the webhook path.
 func (mb *moneyBundle) confirmed(t *testing.T, pi string) *booking.Booking {
 	t.Helper()
-	b := pgtest.CreateBooking(t, mb.db, mb.res, pgtest.BookingOpts{})
-	if res := mb.handle(t, paidSessionPayload("evt_pay_"+pi, b, pi, b.AmountTotal), "webhook"); res.Status != booking.StatusConfirmed {
-		t.Fatalf("pay: status %s, want confirmed", res.Status)
+	b := mb.pending(t)
+	if res := mb.handle(t, paidSessionPayload("evt_pay_"+pi, b, pi, b.AmountTotal)); res.Status != booking.StatusConfirmed {
+		t.Fatalf("pay: %+v, want confirmed", res)
 	}
 	return b
 }
 
-func (mb *moneyBundle) status(t *testing.T, id string) (booking.Status, string) {
+func (mb *moneyBundle) booking(t *testing.T, id string) *booking.Booking {
 	t.Helper()
 	b, err := mb.db.FindBooking(context.Background(), id)
 	if err != nil {
 		t.Fatalf("find booking: %v", err)
 	}
-	return b.Status, b.ReviewReason
+	return b
 }
 
-type auditRow struct{ From, To, Cause, Ref string }
-
-func (mb *moneyBundle) audit(t *testing.T, bookingID string) []auditRow {
-	t.Helper()
-	rows, err := mb.db.Pool.Query(context.Background(),
-		`SELECT coalesce(from_status, ''), to_status, cause, cause_ref FROM booking_audit WHERE booking_id = $1 ORDER BY id`, bookingID)
-	if err != nil {
-		t.Fatalf("audit: %v", err)
-	}
-	defer rows.Close()
-	var out []auditRow
-	for rows.Next() {
-		var r auditRow
-		if err := rows.Scan(&r.From, &r.To, &r.Cause, &r.Ref); err != nil {
-			t.Fatalf("audit scan: %v", err)
-		}
-		out = append(out, r)
-	}
-	return out
-}
-
-func (mb *moneyBundle) ledger(t *testing.T, eventID string) (outcome, detail string, bookingID *string) {
+func (mb *moneyBundle) ledger(t *testing.T, eventID string) (outcome string, bookingID *string) {
 	t.Helper()
 	err := mb.db.Pool.QueryRow(context.Background(),
-		`SELECT outcome, detail, booking_id::text FROM webhook_events WHERE stripe_event_id = $1`, eventID).Scan(&outcome, &detail, &bookingID)
+		`SELECT outcome, booking_id::text FROM webhook_events WHERE stripe_event_id = $1`, eventID).Scan(&outcome, &bookingID)
 	if err != nil {
 		t.Fatalf("ledger row %s: %v", eventID, err)
 	}
-	return outcome, detail, bookingID
+	return outcome, bookingID
+}
+
+// check fails t when the fast or full check finds anything.
+func (mb *moneyBundle) check(t *testing.T) {
+	t.Helper()
+	r, err := (&booking.Checker{Store: mb.db, Now: func() time.Time { return mb.now }}).Check(context.Background(), true)
+	if err != nil {
+		t.Fatalf("check: %v", err)
+	}
+	for _, v := range r.Violations {
+		t.Errorf("check: %s", v)
+	}
+}
+
+func want(t *testing.T, b *booking.Booking, status booking.Status, holds bool, paid, refunded int64) {
+	t.Helper()
+	if b.Status != status || b.HoldsSlot != holds || b.AmountPaid != paid || b.AmountRefunded != refunded {
+		t.Fatalf("booking %s holds=%v paid=%d refunded=%d, want %s holds=%v paid=%d refunded=%d",
+			b.Status, b.HoldsSlot, b.AmountPaid, b.AmountRefunded, status, holds, paid, refunded)
+	}
 }
 
 func TestChargeRefunded(t *testing.T) {
 	t.Parallel()
 
-	t.Run("full refund moves a confirmed booking to refunded once", func(t *testing.T) {
+	t.Run("a full refund moves a confirmed booking to refunded once and frees its slot", func(t *testing.T) {
 		t.Parallel()
 		mb := newMoneyBundle(t, nil)
 		b := mb.confirmed(t, "pi_full")
 		list := []map[string]any{{"id": "re_full", "amount": b.AmountTotal, "currency": "eur", "status": "succeeded"}}
 		p := chargeRefundedPayload("evt_ref_full", "ch_full", "pi_full", b.AmountTotal, b.AmountTotal, list)
-		if res := mb.handle(t, p, "webhook"); res.Outcome != booking.OutcomeProcessed || res.Status != booking.StatusRefunded || res.BookingID != b.ID {
+		if res := mb.handle(t, p); res.Outcome != booking.OutcomeProcessed || res.Status != booking.StatusRefunded || res.BookingID != b.ID {
 			t.Fatalf("first delivery: %+v", res)
 		}
-		if res := mb.handle(t, p, "webhook"); res.Outcome != booking.OutcomeDuplicate {
-			t.Fatalf("same event again: outcome %s, want duplicate", res.Outcome)
+		if res := mb.handle(t, p); res.Outcome != booking.OutcomeDuplicate {
+			t.Fatalf("same event again: %+v, want duplicate", res)
 		}
 		// Stripe may send a second Event object for the same change.
 		p2 := chargeRefundedPayload("evt_ref_full_2", "ch_full", "pi_full", b.AmountTotal, b.AmountTotal, list)
-		if res := mb.handle(t, p2, "webhook"); res.Outcome != booking.OutcomeDuplicate || res.Status != booking.StatusRefunded {
+		if res := mb.handle(t, p2); res.Outcome != booking.OutcomeDuplicate || res.Status != booking.StatusRefunded {
 			t.Fatalf("second event object: %+v", res)
 		}
-		if s, _ := mb.status(t, b.ID); s != booking.StatusRefunded {
-			t.Fatalf("status %s", s)
+		want(t, mb.booking(t, b.ID), booking.StatusRefunded, false, b.AmountTotal, b.AmountTotal)
+		if n := pgtest.Count(t, mb.db, `SELECT count(*) FROM refunds WHERE booking_id = $1`, b.ID); n != 1 {
+			t.Fatalf("refund rows %d, want 1", n)
 		}
-		if n := pgtest.Count(t, mb.db, `SELECT count(*) FROM refunds WHERE booking_id = $1 AND stripe_refund_id = 're_full' AND source = 'webhook' AND amount = $2`, b.ID, b.AmountTotal); n != 1 {
-			t.Fatalf("refund rows: %d, want 1", n)
-		}
-		a := mb.audit(t, b.ID)
-		if last := a[len(a)-1]; last != (auditRow{"confirmed", "refunded", "stripe_event", "evt_ref_full"}) || len(a) != 3 {
-			t.Fatalf("audit: %+v", a)
-		}
-		if out, _, bid := mb.ledger(t, "evt_ref_full"); out != "processed" || bid == nil || *bid != b.ID {
+		if out, bid := mb.ledger(t, "evt_ref_full"); out != "processed" || bid == nil || *bid != b.ID {
 			t.Fatalf("ledger: %s %v", out, bid)
 		}
+		mb.check(t)
 	})
 
-	t.Run("a staff refund already applied is only confirmed", func(t *testing.T) {
+	t.Run("a partial Dashboard refund leaves the booking confirmed with its refunded amount", func(t *testing.T) {
 		t.Parallel()
 		mb := newMoneyBundle(t, nil)
-		b := mb.confirmed(t, "pi_staff")
-		staff := booking.Refund{ID: "re_staff", Amount: b.AmountTotal, Currency: "eur", Status: "succeeded"}
-		if err := mb.db.RecordRefund(context.Background(), b.ID, staff, booking.RefundSourceStaff, booking.Cause{Kind: booking.CauseStaff, Ref: "staff-1"}); err != nil {
-			t.Fatal(err)
+		b := mb.confirmed(t, "pi_part")
+		res := mb.handle(t, chargeRefundedPayload("evt_part", "ch_part", "pi_part", b.AmountTotal, 2000, nil))
+		if res.Outcome != booking.OutcomeProcessed || res.Status != booking.StatusConfirmed {
+			t.Fatalf("partial refund: %+v", res)
 		}
-		list := []map[string]any{{"id": "re_staff", "amount": b.AmountTotal, "currency": "eur", "status": "succeeded"}}
-		res := mb.handle(t, chargeRefundedPayload("evt_ref_staff", "ch_staff", "pi_staff", b.AmountTotal, b.AmountTotal, list), "webhook")
-		if res.Outcome != booking.OutcomeDuplicate || res.Status != booking.StatusRefunded {
-			t.Fatalf("result %+v, want duplicate on a refunded booking", res)
+		want(t, mb.booking(t, b.ID), booking.StatusConfirmed, true, b.AmountTotal, 2000)
+		// The same cumulative amount again adds nothing; a larger one adds the difference.
+		if res := mb.handle(t, chargeRefundedPayload("evt_part_again", "ch_part", "pi_part", b.AmountTotal, 2000, nil)); res.Outcome != booking.OutcomeDuplicate {
+			t.Fatalf("same cumulative amount: %+v", res)
 		}
-		if n := pgtest.Count(t, mb.db, `SELECT count(*) FROM refunds WHERE booking_id = $1`, b.ID); n != 1 {
-			t.Fatalf("refund rows: %d, want 1 (the staff one)", n)
-		}
-		if n := pgtest.Count(t, mb.db, `SELECT count(*) FROM booking_audit WHERE booking_id = $1 AND to_status = 'refunded'`, b.ID); n != 1 {
-			t.Fatalf("audit rows to refunded: %d", n)
-		}
+		mb.handle(t, chargeRefundedPayload("evt_part_rest", "ch_part", "pi_part", b.AmountTotal, b.AmountTotal, nil))
+		want(t, mb.booking(t, b.ID), booking.StatusRefunded, false, b.AmountTotal, b.AmountTotal)
+		mb.check(t)
 	})
 
-	t.Run("without the refunds list the cumulative amount is recorded once", func(t *testing.T) {
+	t.Run("a refund list beyond what remains is not recorded", func(t *testing.T) {
 		t.Parallel()
 		mb := newMoneyBundle(t, nil)
-		b := mb.confirmed(t, "pi_nolist")
-		half := b.AmountTotal / 2
-		res := mb.handle(t, chargeRefundedPayload("evt_part", "ch_nolist", "pi_nolist", b.AmountTotal, half, nil), "webhook")
-		if res.Outcome != booking.OutcomeProcessed || res.Status != booking.StatusConfirmed || !strings.HasPrefix(res.Detail, "partial refund") {
-			t.Fatalf("partial: %+v", res)
-		}
-		res = mb.handle(t, chargeRefundedPayload("evt_rest", "ch_nolist", "pi_nolist", b.AmountTotal, b.AmountTotal, nil), "webhook")
-		if res.Outcome != booking.OutcomeProcessed || res.Status != booking.StatusRefunded {
-			t.Fatalf("rest: %+v", res)
-		}
-		// A second Event object for the last change adds nothing.
-		res = mb.handle(t, chargeRefundedPayload("evt_rest_2", "ch_nolist", "pi_nolist", b.AmountTotal, b.AmountTotal, nil), "webhook")
+		b := mb.confirmed(t, "pi_over")
+		mb.handle(t, chargeRefundedPayload("evt_over_1", "ch_over", "pi_over", b.AmountTotal, 3000, nil))
+		list := []map[string]any{{"id": "re_big", "amount": 3000, "currency": "eur", "status": "succeeded"}}
+		res := mb.handle(t, chargeRefundedPayload("evt_over_2", "ch_over", "pi_over", b.AmountTotal, b.AmountTotal, list))
 		if res.Outcome != booking.OutcomeDuplicate {
-			t.Fatalf("repeat: %+v", res)
+			t.Fatalf("over-refund: %+v, want duplicate (not recorded)", res)
 		}
-		var sum int64
-		if err := mb.db.Pool.QueryRow(context.Background(), `SELECT sum(amount) FROM refunds WHERE booking_id = $1`, b.ID).Scan(&sum); err != nil {
-			t.Fatal(err)
-		}
-		if sum != b.AmountTotal || pgtest.Count(t, mb.db, `SELECT count(*) FROM refunds WHERE booking_id = $1`, b.ID) != 2 {
-			t.Fatalf("refunded sum %d in rows, want %d in 2 rows", sum, b.AmountTotal)
-		}
-	})
-
-	t.Run("a charge paying no booking is recorded as unmatched", func(t *testing.T) {
-		t.Parallel()
-		mb := newMoneyBundle(t, nil)
-		res := mb.handle(t, chargeRefundedPayload("evt_ref_other", "ch_other", "pi_other", 1000, 1000, nil), "webhook")
-		if res.Outcome != booking.OutcomeUnmatched {
-			t.Fatalf("outcome %s", res.Outcome)
-		}
-		if out, _, bid := mb.ledger(t, "evt_ref_other"); out != "unmatched" || bid != nil {
-			t.Fatalf("ledger %s %v", out, bid)
-		}
+		want(t, mb.booking(t, b.ID), booking.StatusConfirmed, true, b.AmountTotal, 3000)
+		mb.check(t)
 	})
 
 	t.Run("concurrent deliveries of one refund apply it once", func(t *testing.T) {
 		t.Parallel()
 		mb := newMoneyBundle(t, nil)
 		b := mb.confirmed(t, "pi_conc")
-		list := []map[string]any{{"id": "re_conc", "amount": b.AmountTotal, "currency": "eur", "status": "succeeded"}}
+		p := chargeRefundedPayload("evt_ref_conc", "ch_conc", "pi_conc", b.AmountTotal, b.AmountTotal, nil)
+		ev, _ := payment.ParseStored(p)
 		var wg sync.WaitGroup
-		outcomes := make(chan booking.Outcome, 8)
-		for i := range 8 {
+		outcomes := make(chan booking.Outcome, 20)
+		for range 20 {
 			wg.Go(func() {
-				// Half the deliveries are distinct Event objects for the same refund.
-				id := "evt_conc_a"
-				if i%2 == 1 {
-					id = "evt_conc_b"
+				e := *ev
+				res, err := mb.ful.HandleEvent(context.Background(), &e)
+				if err != nil {
+					t.Errorf("handle: %v", err)
+					return
 				}
-				outcomes <- mb.handle(t, chargeRefundedPayload(id, "ch_conc", "pi_conc", b.AmountTotal, b.AmountTotal, list), "webhook").Outcome
+				outcomes <- res.Outcome
 			})
 		}
 		wg.Wait()
 		close(outcomes)
-		processed := 0
+		n := map[booking.Outcome]int{}
 		for o := range outcomes {
-			if o == booking.OutcomeProcessed {
-				processed++
-			}
+			n[o]++
 		}
-		if processed != 1 {
-			t.Fatalf("processed %d times, want 1", processed)
+		if n[booking.OutcomeProcessed] != 1 || n[booking.OutcomeDuplicate] != 19 {
+			t.Fatalf("outcomes %v, want 1 processed and 19 duplicates", n)
 		}
-		if n := pgtest.Count(t, mb.db, `SELECT count(*) FROM refunds WHERE booking_id = $1`, b.ID); n != 1 {
-			t.Fatalf("refund rows %d", n)
-		}
+		want(t, mb.booking(t, b.ID), booking.StatusRefunded, false, b.AmountTotal, b.AmountTotal)
 		if n := pgtest.Count(t, mb.db, `SELECT count(*) FROM booking_audit WHERE booking_id = $1 AND to_status = 'refunded'`, b.ID); n != 1 {
-			t.Fatalf("audit rows %d", n)
+			t.Fatalf("audit rows to refunded: %d", n)
 		}
+		mb.check(t)
+	})
+
+	t.Run("a refund that arrives before its payment is applied in the payment's transaction", func(t *testing.T) {
+		t.Parallel()
+		mb := newMoneyBundle(t, nil)
+		b := mb.pending(t)
+		list := []map[string]any{{"id": "re_early", "amount": b.AmountTotal, "currency": "eur", "status": "succeeded"}}
+		if res := mb.handle(t, chargeRefundedPayload("evt_early", "ch_early", "pi_early", b.AmountTotal, b.AmountTotal, list)); res.Outcome != booking.OutcomeUnmatched {
+			t.Fatalf("early refund: %+v, want unmatched", res)
+		}
+		res := mb.handle(t, paidSessionPayload("evt_early_pay", b, "pi_early", b.AmountTotal))
+		if res.Outcome != booking.OutcomeProcessed || len(res.Late) != 1 || res.Late[0].Outcome != booking.OutcomeProcessed {
+			t.Fatalf("payment: %+v, want processed with the early refund applied", res)
+		}
+		want(t, mb.booking(t, b.ID), booking.StatusRefunded, false, b.AmountTotal, b.AmountTotal)
+		// The original ledger row keeps its outcome; the application is beside it.
+		if out, bid := mb.ledger(t, "evt_early"); out != "unmatched" || bid != nil {
+			t.Fatalf("early refund ledger row: %s %v", out, bid)
+		}
+		if n := pgtest.Count(t, mb.db, `SELECT count(*) FROM webhook_event_replays WHERE stripe_event_id = 'evt_early'
+			AND source = 'late' AND outcome = 'processed' AND booking_id = $1`, b.ID); n != 1 {
+			t.Fatalf("late application rows %d, want 1", n)
+		}
+		if n := pgtest.Count(t, mb.db, `SELECT count(*) FROM pending_money_events`); n != 0 {
+			t.Fatalf("%d events still waiting", n)
+		}
+		if res := mb.handle(t, paidSessionPayload("evt_early_pay", b, "pi_early", b.AmountTotal)); res.Outcome != booking.OutcomeDuplicate {
+			t.Fatalf("redelivery: %+v", res)
+		}
+		mb.check(t)
 	})
 }
 
-func TestDisputeCreated(t *testing.T) {
+func TestDisputes(t *testing.T) {
 	t.Parallel()
 
-	t.Run("flags a confirmed booking for review", func(t *testing.T) {
+	t.Run("a dispute flags a confirmed booking and keeps its status and slot", func(t *testing.T) {
 		t.Parallel()
 		mb := newMoneyBundle(t, nil)
-		b := mb.confirmed(t, "pi_disp")
-		p := disputePayload("evt_disp", "dp_1", "ch_disp", "pi_disp", b.AmountTotal)
-		res := mb.handle(t, p, "webhook")
-		if res.Outcome != booking.OutcomeDisputed || res.Status != booking.StatusNeedsReview {
-			t.Fatalf("result %+v", res)
+		b := mb.confirmed(t, "pi_dp")
+		res := mb.handle(t, disputePayload("evt_dp", booking.EventDisputeCreated, "dp_1", "pi_dp", b.AmountTotal, "needs_response"))
+		if res.Outcome != booking.OutcomeDisputed || res.Status != booking.StatusConfirmed {
+			t.Fatalf("dispute: %+v", res)
 		}
-		if s, reason := mb.status(t, b.ID); s != booking.StatusNeedsReview || reason != booking.ReasonDisputed {
-			t.Fatalf("booking %s %q", s, reason)
+		want(t, mb.booking(t, b.ID), booking.StatusConfirmed, true, b.AmountTotal, 0)
+		if res := mb.handle(t, disputePayload("evt_dp", booking.EventDisputeCreated, "dp_1", "pi_dp", b.AmountTotal, "needs_response")); res.Outcome != booking.OutcomeDuplicate {
+			t.Fatalf("redelivery: %+v", res)
 		}
-		if n := pgtest.Count(t, mb.db, `SELECT count(*) FROM disputes WHERE booking_id = $1 AND stripe_dispute_id = 'dp_1'
-			AND stripe_charge_id = 'ch_disp' AND amount = $2 AND currency = 'eur' AND reason = 'fraudulent'`, b.ID, b.AmountTotal); n != 1 {
-			t.Fatalf("dispute rows %d", n)
+		res = mb.handle(t, disputePayload("evt_dp_closed", booking.EventDisputeClosed, "dp_1", "pi_dp", b.AmountTotal, "lost"))
+		if res.Outcome != booking.OutcomeProcessed || res.Status != booking.StatusConfirmed {
+			t.Fatalf("closed: %+v", res)
 		}
-		a := mb.audit(t, b.ID)
-		if last := a[len(a)-1]; last != (auditRow{"confirmed", "needs_review", "stripe_event", "evt_disp"}) {
-			t.Fatalf("audit %+v", a)
+		d, _, err := mb.db.FindBookingDetail(context.Background(), b.ID)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if out, detail, _ := mb.ledger(t, "evt_disp"); out != "disputed" || !strings.Contains(detail, "fraudulent") {
-			t.Fatalf("ledger %s %q", out, detail)
+		if got := d.Booking.Dispute; got == nil || got.ID != "dp_1" || got.Status != "lost" || !got.Closed || got.Amount != b.AmountTotal || got.Reason != "fraudulent" {
+			t.Fatalf("dispute on the booking: %+v", got)
 		}
-		if res := mb.handle(t, p, "webhook"); res.Outcome != booking.OutcomeDuplicate {
-			t.Fatalf("redelivery: %s", res.Outcome)
-		}
-		if res := mb.handle(t, disputePayload("evt_disp_2", "dp_1", "ch_disp", "pi_disp", b.AmountTotal), "webhook"); res.Outcome != booking.OutcomeDuplicate {
-			t.Fatalf("second event object: %s", res.Outcome)
-		}
-		if n := pgtest.Count(t, mb.db, `SELECT count(*) FROM disputes`); n != 1 {
-			t.Fatalf("dispute rows %d", n)
-		}
+		mb.check(t)
 	})
 
-	t.Run("an unmatched dispute is still recorded", func(t *testing.T) {
-		t.Parallel()
-		mb := newMoneyBundle(t, nil)
-		res := mb.handle(t, disputePayload("evt_disp_x", "dp_x", "ch_x", "pi_unknown", 700), "webhook")
-		if res.Outcome != booking.OutcomeUnmatched {
-			t.Fatalf("outcome %s", res.Outcome)
-		}
-		if n := pgtest.Count(t, mb.db, `SELECT count(*) FROM disputes WHERE stripe_dispute_id = 'dp_x' AND booking_id IS NULL`); n != 1 {
-			t.Fatalf("dispute rows %d", n)
-		}
-	})
-
-	t.Run("a refunded booking keeps its status", func(t *testing.T) {
-		t.Parallel()
-		mb := newMoneyBundle(t, nil)
-		b := mb.confirmed(t, "pi_dr")
-		mb.handle(t, chargeRefundedPayload("evt_dr_ref", "ch_dr", "pi_dr", b.AmountTotal, b.AmountTotal, nil), "webhook")
-		res := mb.handle(t, disputePayload("evt_dr", "dp_dr", "ch_dr", "pi_dr", b.AmountTotal), "webhook")
-		if res.Outcome != booking.OutcomeDisputed || res.Status != booking.StatusRefunded {
-			t.Fatalf("result %+v", res)
-		}
-	})
-}
-
-// stripeMockURL is the local stripe-mock (STRIPE_MOCK_URL).
-func stripeMockURL() string {
-	if u := os.Getenv("STRIPE_MOCK_URL"); u != "" {
-		return u
-	}
-	return "http://127.0.0.1:12111"
-}
-
-// keyRecorder wraps a refunder and records the idempotency keys it is asked for.
-type keyRecorder struct {
-	mu   sync.Mutex
-	keys []string
-	next booking.Refunder
-	fail bool
-}
-
-func (k *keyRecorder) Refund(ctx context.Context, req booking.RefundRequest) (*booking.Refund, error) {
-	k.mu.Lock()
-	k.keys = append(k.keys, req.IdempotencyKey)
-	fail := k.fail
-	k.mu.Unlock()
-	if fail {
-		return nil, booking.WrapError(booking.EPaymentProvider, "The payment provider could not be reached.", errors.New("refund refused"))
-	}
-	return k.next.Refund(ctx, req)
-}
-
-func TestLatePaymentAutoRefund(t *testing.T) {
-	t.Parallel()
-	mock := payment.NewStripe(payment.StripeOpts{SecretKey: "sk_test_123", APIBase: stripeMockURL(), Timeout: 5 * time.Second})
-
-	// latePaid returns an expired booking whose slot another booking took,
-	// and the event paying it.
-	latePaid := func(t *testing.T, mb *moneyBundle) (*booking.Booking, []byte) {
-		t.Helper()
-		start := time.Now().UTC().Truncate(time.Hour).Add(72 * time.Hour)
-		late := pgtest.CreateBooking(t, mb.db, mb.res, pgtest.BookingOpts{StartsAt: start, Status: booking.StatusExpired, HoldUntil: time.Now().Add(-time.Minute)})
-		pgtest.CreateBooking(t, mb.db, mb.res, pgtest.BookingOpts{StartsAt: start, Status: booking.StatusConfirmed})
-		return late, paidSessionPayload("evt_late", late, "pi_late", late.AmountTotal)
-	}
-
-	t.Run("refunded after commit with the session's idempotency key", func(t *testing.T) {
-		t.Parallel()
-		rec := &keyRecorder{next: mock}
-		mb := newMoneyBundle(t, rec)
-		late, p := latePaid(t, mb)
-		res := mb.handle(t, p, "webhook")
-		if res.Outcome != booking.OutcomeNeedsReview || res.Status != booking.StatusRefunded {
-			t.Fatalf("result %+v, want outcome needs_review and status refunded", res)
-		}
-		if len(rec.keys) != 1 || rec.keys[0] != "auto-refund-"+*late.StripeSessionID {
-			t.Fatalf("idempotency keys %v", rec.keys)
-		}
-		if n := pgtest.Count(t, mb.db, `SELECT count(*) FROM refunds WHERE booking_id = $1 AND source = 'auto'`, late.ID); n != 1 {
-			t.Fatalf("auto refund rows %d", n)
-		}
-		a := mb.audit(t, late.ID)
-		want := []auditRow{{"", "expired", "system", "test"}, {"expired", "needs_review", "stripe_event", "evt_late"},
-			{"needs_review", "refunded", "system", "auto_refund"}}
-		if len(a) != 3 || a[0] != want[0] || a[1] != want[1] || a[2] != want[2] {
-			t.Fatalf("audit %+v", a)
-		}
-		// A replay finds nothing left to do.
-		if res := mb.handle(t, p, "replay"); res.Outcome != booking.OutcomeDuplicate || len(rec.keys) != 1 {
-			t.Fatalf("replay: %+v, refund calls %d", res, len(rec.keys))
-		}
-	})
-
-	t.Run("a refused refund leaves the booking for review and a replay retries it", func(t *testing.T) {
-		t.Parallel()
-		rec := &keyRecorder{next: mock, fail: true}
-		mb := newMoneyBundle(t, rec)
-		late, p := latePaid(t, mb)
-		res := mb.handle(t, p, "webhook")
-		if res.Outcome != booking.OutcomeNeedsReview || res.Status != booking.StatusNeedsReview {
-			t.Fatalf("result %+v", res)
-		}
-		if s, reason := mb.status(t, late.ID); s != booking.StatusNeedsReview || reason != booking.ReasonSlotTaken {
-			t.Fatalf("booking %s %q", s, reason)
-		}
-		if n := pgtest.Count(t, mb.db, `SELECT count(*) FROM refunds`); n != 0 {
-			t.Fatalf("refund rows %d", n)
-		}
-		rec.mu.Lock()
-		rec.fail = false
-		rec.mu.Unlock()
-		res = mb.handle(t, p, "replay")
-		if res.Status != booking.StatusRefunded {
-			t.Fatalf("replay: %+v", res)
-		}
-		if len(rec.keys) != 2 || rec.keys[0] != rec.keys[1] {
-			t.Fatalf("keys %v: a retry must reuse the key", rec.keys)
-		}
-		if n := pgtest.Count(t, mb.db, `SELECT count(*) FROM refunds WHERE source = 'auto'`); n != 1 {
-			t.Fatalf("refund rows %d", n)
-		}
-	})
-
-	t.Run("a refused refund is retried by RetryAutoRefunds with the same key", func(t *testing.T) {
-		t.Parallel()
-		rec := &keyRecorder{next: mock, fail: true}
-		mb := newMoneyBundle(t, rec)
-		late, p := latePaid(t, mb)
-		if res := mb.handle(t, p, "webhook"); res.Status != booking.StatusNeedsReview {
-			t.Fatalf("result %+v", res)
-		}
-		ctx := context.Background()
-		// A booking changed less than olderThan ago is left to its own event.
-		if n, err := mb.svc.RetryAutoRefunds(ctx, time.Hour); err != nil || n != 0 || len(rec.keys) != 1 {
-			t.Fatalf("fresh booking retried: n %d err %v calls %d", n, err, len(rec.keys))
-		}
-		// Stripe still refusing: nothing changes, the next round tries again.
-		if n, err := mb.svc.RetryAutoRefunds(ctx, 0); err != nil || n != 0 {
-			t.Fatalf("refused retry: n %d err %v", n, err)
-		}
-		rec.mu.Lock()
-		rec.fail = false
-		rec.mu.Unlock()
-		if n, err := mb.svc.RetryAutoRefunds(ctx, 0); err != nil || n != 1 {
-			t.Fatalf("retry: n %d err %v", n, err)
-		}
-		if s, _ := mb.status(t, late.ID); s != booking.StatusRefunded {
-			t.Fatalf("status %s, want refunded", s)
-		}
-		want := "auto-refund-" + *late.StripeSessionID
-		for _, k := range rec.keys {
-			if k != want {
-				t.Fatalf("keys %v, want all %s", rec.keys, want)
+	for _, order := range []string{"payment first", "dispute first", "close first"} {
+		t.Run("payment and dispute end the same with the "+order, func(t *testing.T) {
+			t.Parallel()
+			mb := newMoneyBundle(t, nil)
+			b := mb.pending(t)
+			pay := paidSessionPayload("evt_o_pay", b, "pi_o", b.AmountTotal)
+			created := disputePayload("evt_o_dp", booking.EventDisputeCreated, "dp_o", "pi_o", b.AmountTotal, "needs_response")
+			closed := disputePayload("evt_o_cl", booking.EventDisputeClosed, "dp_o", "pi_o", b.AmountTotal, "won")
+			var seq [][]byte
+			switch order {
+			case "payment first":
+				seq = [][]byte{pay, created, closed}
+			case "dispute first":
+				seq = [][]byte{created, pay, closed}
+			default:
+				seq = [][]byte{closed, created, pay}
 			}
-		}
-		if n := pgtest.Count(t, mb.db, `SELECT count(*) FROM refunds WHERE booking_id = $1 AND source = 'auto'`, late.ID); n != 1 {
-			t.Fatalf("auto refund rows %d", n)
-		}
-		// Nothing left to retry.
-		if n, err := mb.svc.RetryAutoRefunds(ctx, 0); err != nil || n != 0 || len(rec.keys) != 3 {
-			t.Fatalf("after refund: n %d err %v calls %d", n, err, len(rec.keys))
-		}
-	})
-
-	t.Run("no refunder configured leaves it for review", func(t *testing.T) {
-		t.Parallel()
-		mb := newMoneyBundle(t, nil)
-		late, p := latePaid(t, mb)
-		if res := mb.handle(t, p, "webhook"); res.Status != booking.StatusNeedsReview {
-			t.Fatalf("result %+v", res)
-		}
-		if s, _ := mb.status(t, late.ID); s != booking.StatusNeedsReview {
-			t.Fatalf("status %s", s)
-		}
-	})
-}
-
-// A charge.refunded event without its refunds list can be processed between
-// a staff refund call and the recording of that refund; the money must be
-// counted once either way round.
-func TestOwnRefundAfterListlessChargeRefundedCountsOnce(t *testing.T) {
-	t.Parallel()
-	mb := newMoneyBundle(t, nil)
-	ctx := context.Background()
-	for _, order := range []string{"event first", "refund first"} {
-		t.Run(order, func(t *testing.T) {
-			pi := "pi_once_" + strings.ReplaceAll(order, " ", "_")
-			b := mb.confirmed(t, pi)
-			event := func() {
-				mb.handle(t, chargeRefundedPayload("evt_rf_"+pi, "ch_"+pi, pi, b.AmountTotal, b.AmountTotal, nil), "webhook")
+			for _, p := range seq {
+				mb.handle(t, p)
 			}
-			own := func() {
-				r := booking.Refund{ID: "re_" + pi, Amount: b.AmountTotal, Currency: b.Currency}
-				if err := mb.db.RecordRefund(ctx, b.ID, r, booking.RefundSourceStaff, booking.Cause{Kind: booking.CauseStaff, Ref: "u1"}); err != nil {
-					t.Fatal(err)
-				}
+			want(t, mb.booking(t, b.ID), booking.StatusConfirmed, true, b.AmountTotal, 0)
+			d, _, err := mb.db.FindBookingDetail(context.Background(), b.ID)
+			if err != nil {
+				t.Fatal(err)
 			}
-			if order == "event first" {
-				event()
-				own()
-			} else {
-				own()
-				event()
+			if got := d.Booking.Dispute; got == nil || got.Status != "won" || !got.Closed {
+				t.Fatalf("dispute: %+v", got)
 			}
-			if sum := pgtest.Count(t, mb.db, `SELECT coalesce(sum(amount), 0)::int FROM refunds WHERE booking_id = $1`, b.ID); sum != int(b.AmountTotal) {
-				t.Fatalf("refunded %d, want %d (counted once)", sum, b.AmountTotal)
-			}
-			if st, _ := mb.status(t, b.ID); st != booking.StatusRefunded {
-				t.Fatalf("status %s, want refunded", st)
-			}
+			mb.check(t)
 		})
 	}
 }
 
-// A refund event that arrives before the payment it refunds is stored as
-// unmatched, then applied as soon as the payment is recorded.
-func TestRefundBeforePaymentAppliedWithThePayment(t *testing.T) {
+// M2: money for a booking that will not happen is refunded automatically,
+// with one idempotency key per payment, retried until the provider accepts.
+func TestOwedRefunds(t *testing.T) {
 	t.Parallel()
-	mb := newMoneyBundle(t, nil)
-	mb.svc.ParseStored = payment.ParseStored
-	b := pgtest.CreateBooking(t, mb.db, mb.res, pgtest.BookingOpts{})
-	refunds := []map[string]any{{"id": "re_early", "object": "refund", "amount": b.AmountTotal, "currency": "eur", "status": "succeeded"}}
-	if res := mb.handle(t, chargeRefundedPayload("evt_early_refund", "ch_early", "pi_early", b.AmountTotal, b.AmountTotal, refunds), "webhook"); res.Outcome != booking.OutcomeUnmatched {
-		t.Fatalf("early refund: %+v, want unmatched", res)
-	}
-	if res := mb.handle(t, paidSessionPayload("evt_early_pay", b, "pi_early", b.AmountTotal), "webhook"); res.Outcome != booking.OutcomeProcessed || len(res.UnmatchedMoney) != 1 {
-		t.Fatalf("payment: %+v, want processed with one early event", res)
-	}
-	if st, _ := mb.status(t, b.ID); st != booking.StatusRefunded {
-		t.Fatalf("status %s, want refunded", st)
-	}
-	if outcome, _, id := mb.ledger(t, "evt_early_refund"); outcome != string(booking.OutcomeProcessed) || id == nil || *id != b.ID {
-		t.Fatalf("early refund ledger row: %s %v", outcome, id)
-	}
-	if n := pgtest.Count(t, mb.db, `SELECT count(*) FROM refunds WHERE booking_id = $1 AND stripe_refund_id = 're_early'`, b.ID); n != 1 {
-		t.Fatalf("refund rows %d, want 1", n)
-	}
-	// The payment's redelivery finds nothing more to do.
-	if res := mb.handle(t, paidSessionPayload("evt_early_pay", b, "pi_early", b.AmountTotal), "webhook"); res.Outcome != booking.OutcomeDuplicate {
-		t.Fatalf("redelivery: %+v", res)
-	}
-	if n := pgtest.Count(t, mb.db, `SELECT replay_count FROM webhook_events WHERE stripe_event_id = 'evt_early_refund'`); n != 1 {
-		t.Fatalf("early refund applied %d times after arrival, want 1", n)
+	ctx := context.Background()
+
+	t.Run("a payment after a staff cancel reaches the provider as one refund with an idempotency key", func(t *testing.T) {
+		t.Parallel()
+		fr := &fakeRefunder{}
+		mb := newMoneyBundle(t, fr)
+		b := mb.pending(t)
+		if _, err := mb.desk.Cancel(ctx, b.ID, &booking.Staff{ID: "staff-1"}); err != nil {
+			t.Fatal(err)
+		}
+		pay := paidSessionPayload("evt_late", b, "pi_late", b.AmountTotal)
+		if res := mb.handle(t, pay); res.Outcome != booking.OutcomeRefunding || !res.RefundsOwed {
+			t.Fatalf("payment after cancel: %+v", res)
+		}
+		want(t, mb.booking(t, b.ID), booking.StatusCancelled, false, b.AmountTotal, 0)
+		mb.check(t) // owed, so not a violation
+		for range 3 {
+			if _, err := mb.refunds.RunDue(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		mb.handle(t, pay) // a redelivery changes nothing
+		if n := fr.callCount(); n != 1 || fr.calls[0].IdempotencyKey != booking.AutoRefundKey(*b.StripeSessionID)+"-5000" ||
+			fr.calls[0].Amount != b.AmountTotal || fr.calls[0].PaymentIntentID != "pi_late" {
+			t.Fatalf("provider calls %+v, want one for the whole payment with the session's key", fr.calls)
+		}
+		want(t, mb.booking(t, b.ID), booking.StatusRefunded, false, b.AmountTotal, b.AmountTotal)
+		mb.check(t)
+	})
+
+	t.Run("a refund that keeps failing flags the booking for review, then succeeds", func(t *testing.T) {
+		t.Parallel()
+		fr := &fakeRefunder{fails: booking.RefundReviewAfter}
+		mb := newMoneyBundle(t, fr)
+		b := mb.pending(t)
+		if _, err := mb.db.Pool.Exec(ctx, `UPDATE bookings SET status = 'payment_failed' WHERE id = $1`, b.ID); err != nil {
+			t.Fatal(err)
+		}
+		mb.handle(t, paidSessionPayload("evt_pf", b, "pi_pf", b.AmountTotal))
+		for i := 1; i <= booking.RefundReviewAfter; i++ {
+			mb.now = mb.now.Add(7 * time.Hour) // past any backoff
+			if _, err := mb.refunds.RunDue(ctx); err != nil {
+				t.Fatal(err)
+			}
+			got := mb.booking(t, b.ID)
+			if i < booking.RefundReviewAfter && got.Status != booking.StatusPaymentFailed {
+				t.Fatalf("after %d failures: %s", i, got.Status)
+			}
+		}
+		got := mb.booking(t, b.ID)
+		want(t, got, booking.StatusNeedsReview, false, b.AmountTotal, 0)
+		if got.ReviewReason == "" {
+			t.Fatal("no review reason")
+		}
+		mb.check(t) // still owed, retried
+		mb.now = mb.now.Add(7 * time.Hour)
+		if n, err := mb.refunds.RunDue(ctx); err != nil || n != 1 {
+			t.Fatalf("retry: %d, %v", n, err)
+		}
+		want(t, mb.booking(t, b.ID), booking.StatusRefunded, false, b.AmountTotal, b.AmountTotal)
+		keys := map[string]bool{}
+		for _, c := range fr.calls {
+			keys[c.IdempotencyKey] = true
+		}
+		if len(fr.calls) != booking.RefundReviewAfter+1 || len(keys) != 1 {
+			t.Fatalf("calls %d with %d keys, want %d with one key", len(fr.calls), len(keys), booking.RefundReviewAfter+1)
+		}
+		mb.check(t)
+	})
+
+	t.Run("accepting a booking under review keeps the money and cancels its owed refund", func(t *testing.T) {
+		t.Parallel()
+		fr := &fakeRefunder{fails: 100}
+		mb := newMoneyBundle(t, fr)
+		b := mb.pending(t)
+		mb.handle(t, paidSessionPayload("evt_mm", b, "pi_mm", b.AmountTotal-1000)) // amount mismatch
+		got := mb.booking(t, b.ID)
+		want(t, got, booking.StatusNeedsReview, true, b.AmountTotal-1000, 0)
+		st, err := mb.desk.Accept(ctx, b.ID, &booking.Staff{ID: "staff-2"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Status != booking.StatusConfirmed || !st.HoldsSlot {
+			t.Fatalf("accepted: %+v", st)
+		}
+		if _, err := mb.desk.Accept(ctx, b.ID, &booking.Staff{ID: "staff-2"}); booking.ErrorCode(err) != booking.EConflict {
+			t.Fatalf("second accept: %v, want conflict", err)
+		}
+		if n := pgtest.Count(t, mb.db, `SELECT count(*) FROM booking_audit WHERE booking_id = $1 AND to_status = 'confirmed'
+			AND cause = 'staff' AND cause_ref = 'staff-2'`, b.ID); n != 1 {
+			t.Fatalf("accept audit rows %d", n)
+		}
+		mb.check(t)
+	})
+}
+
+// A refund the product makes and the charge.refunded event that reports
+// it count once, whichever is recorded first.
+func TestOwnRefundAndItsEventCountOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, order := range []string{"event first", "refund first"} {
+		t.Run(order, func(t *testing.T) {
+			t.Parallel()
+			fr := &fakeRefunder{}
+			mb := newMoneyBundle(t, fr)
+			b := mb.confirmed(t, "pi_once")
+			event := func() {
+				mb.handle(t, chargeRefundedPayload("evt_rf_once", "ch_once", "pi_once", b.AmountTotal, b.AmountTotal, nil))
+			}
+			if order == "event first" {
+				// The Dashboard refunds while staff ask for a refund.
+				event()
+			}
+			_, err := mb.desk.Cancel(ctx, b.ID, &booking.Staff{ID: "staff-3"})
+			if order == "event first" {
+				if booking.ErrorCode(err) != booking.EConflict {
+					t.Fatalf("cancel of a refunded booking: %v, want conflict", err)
+				}
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if order == "refund first" {
+				event()
+			}
+			want(t, mb.booking(t, b.ID), booking.StatusRefunded, false, b.AmountTotal, b.AmountTotal)
+			mb.check(t)
+		})
 	}
 }

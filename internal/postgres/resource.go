@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -87,6 +88,31 @@ func (db *DB) CreateResource(ctx context.Context, r *booking.Resource, isDefault
 	rows, _ := db.Pool.Query(ctx, createResourceSQL, r.Slug, r.Name, r.Description, r.PriceAmount,
 		r.Currency, r.DurationMinutes, r.Timezone, hours, r.Active, isDefault)
 	out, err := pgx.CollectExactlyOneRow(rows, scanResource)
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	return &out, nil
+}
+
+const updateResourceSQL = `
+UPDATE resources
+SET slug = $2, name = $3, description = $4, price_amount = $5, currency = $6, duration_minutes = $7,
+    timezone = $8, weekly_hours = $9, active = $10, updated_at = now()
+WHERE id = $1
+RETURNING ` + resourceColumns
+
+// UpdateResource stores every field of r. Errors: not_found, conflict (slug taken).
+func (db *DB) UpdateResource(ctx context.Context, r *booking.Resource) (*booking.Resource, error) {
+	hours, err := json.Marshal(r.WeeklyHours)
+	if err != nil {
+		return nil, err
+	}
+	rows, _ := db.Pool.Query(ctx, updateResourceSQL, r.ID, r.Slug, r.Name, r.Description, r.PriceAmount,
+		r.Currency, r.DurationMinutes, r.Timezone, hours, r.Active)
+	out, err := pgx.CollectExactlyOneRow(rows, scanResource)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, booking.Errorf(booking.ENotFound, "Resource not found.")
+	}
 	if err != nil {
 		return nil, interpretError(err)
 	}

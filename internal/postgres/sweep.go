@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -11,9 +10,8 @@ import (
 // sweepLockKey is the advisory lock that lets one replica sweep at a time.
 const sweepLockKey int64 = 0x626b_686f_6c64_7377 // "bkholdsw"
 
-// SweepBatch is how many lapsed holds one sweep transaction expires at most.
-const SweepBatch = 500
-
+// trySweepLockSQL takes a transaction-scoped advisory lock: released at
+// commit, so it is safe behind a transaction-pooling PgBouncer.
 const trySweepLockSQL = `SELECT pg_try_advisory_xact_lock($1)`
 
 // expireLapsedSQL expires pending holds whose time is up. Rows locked by a
@@ -24,59 +22,36 @@ UPDATE bookings
 SET status = 'expired', status_cause = 'system', status_cause_ref = 'hold_sweep', updated_at = now()
 WHERE id IN (
     SELECT id FROM bookings
-    WHERE status = 'pending' AND hold_expires_at <= now()
+    WHERE status = 'pending' AND hold_expires_at <= $2
     ORDER BY hold_expires_at
     LIMIT $1
     FOR UPDATE SKIP LOCKED)`
 
-// ExpireLapsedHolds moves up to limit pending bookings whose hold lapsed to
-// expired, under a transaction-scoped advisory lock: when another replica is
-// sweeping, it returns ran=false and changes nothing. The audit trigger
-// records each change with cause system/hold_sweep. Errors: unavailable.
-func (db *DB) ExpireLapsedHolds(ctx context.Context, limit int) (expired int, ran bool, err error) {
+// ExpireLapsedHolds moves up to limit pending bookings whose hold lapsed
+// before now to expired, under a transaction-scoped advisory lock: when
+// another replica is sweeping, it returns ran=false and changes nothing. The
+// audit trigger records each change with cause system/hold_sweep.
+// Errors: unavailable.
+func (db *DB) ExpireLapsedHolds(ctx context.Context, now time.Time, limit int) (expired int, ran bool, err error) {
 	err = db.Transact(ctx, func(tx pgx.Tx) error {
 		expired, ran = 0, false
 		if err := tx.QueryRow(ctx, trySweepLockSQL, sweepLockKey).Scan(&ran); err != nil || !ran {
 			return err
 		}
-		tag, err := tx.Exec(ctx, expireLapsedSQL, limit)
+		tag, err := tx.Exec(ctx, expireLapsedSQL, limit, now)
 		expired = int(tag.RowsAffected())
 		return err
 	})
 	return expired, ran, err
 }
 
-// SweepHolds expires every lapsed hold, batch by batch, and returns how many
-// it expired. Errors: unavailable.
-func (db *DB) SweepHolds(ctx context.Context) (int, error) {
-	total := 0
-	for {
-		n, ran, err := db.ExpireLapsedHolds(ctx, SweepBatch)
-		total += n
-		if err != nil || !ran || n < SweepBatch {
-			return total, err
-		}
-	}
-}
+const purgeIdemKeysSQL = `
+DELETE FROM idempotency_keys WHERE key_hash IN (
+    SELECT key_hash FROM idempotency_keys WHERE created_at < $1 ORDER BY created_at LIMIT $2)`
 
-// RunHoldSweep sweeps lapsed holds every interval until ctx is done. Lapsed
-// holds never block a booking even without it (they are released lazily);
-// the sweep makes their status and audit trail match the truth promptly.
-func (db *DB) RunHoldSweep(ctx context.Context, interval time.Duration, log *slog.Logger) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		n, err := db.SweepHolds(ctx)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			log.WarnContext(ctx, "hold sweep failed", "err", err)
-		case n > 0:
-			log.InfoContext(ctx, "hold sweep", "expired", n)
-		}
-	}
+// PurgeIdempotencyKeys deletes up to limit idempotent answers created
+// before before. Errors: unavailable.
+func (db *DB) PurgeIdempotencyKeys(ctx context.Context, before time.Time, limit int) (int, error) {
+	tag, err := db.Pool.Exec(ctx, purgeIdemKeysSQL, before, limit)
+	return int(tag.RowsAffected()), interpretError(err)
 }

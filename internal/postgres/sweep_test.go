@@ -25,7 +25,7 @@ func TestSweepHolds(t *testing.T) {
 		paid := pgtest.CreateBooking(t, db, res, pgtest.BookingOpts{Status: booking.StatusConfirmed, HoldUntil: time.Now().Add(-time.Hour)})
 		async := pgtest.CreateBooking(t, db, res, pgtest.BookingOpts{Status: booking.StatusAwaitingPayment, HoldUntil: time.Now().Add(-time.Hour)})
 
-		n, err := db.SweepHolds(ctx)
+		n, err := (&booking.Sweeper{Store: db, Now: time.Now}).SweepHolds(ctx)
 		if err != nil || n != 1 {
 			t.Fatalf("sweep: %d, %v; want 1", n, err)
 		}
@@ -42,7 +42,7 @@ func TestSweepHolds(t *testing.T) {
 			AND to_status = 'expired' AND cause = 'system' AND cause_ref = 'hold_sweep'`, lapsed.ID); n != 1 {
 			t.Fatalf("audit rows %d", n)
 		}
-		if n, err := db.SweepHolds(ctx); err != nil || n != 0 {
+		if n, err := (&booking.Sweeper{Store: db, Now: time.Now}).SweepHolds(ctx); err != nil || n != 0 {
 			t.Fatalf("second sweep: %d, %v", n, err)
 		}
 	})
@@ -62,14 +62,14 @@ func TestSweepHolds(t *testing.T) {
 		if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, int64(0x626b_686f_6c64_7377)).Scan(&held); err != nil || !held {
 			t.Fatalf("take lock: %v %v", held, err)
 		}
-		n, ran, err := db.ExpireLapsedHolds(ctx, 10)
+		n, ran, err := db.ExpireLapsedHolds(ctx, time.Now(), 10)
 		if err != nil || ran || n != 0 {
 			t.Fatalf("sweep under another's lock: n=%d ran=%v err=%v", n, ran, err)
 		}
 		if err := tx.Rollback(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if n, ran, err := db.ExpireLapsedHolds(ctx, 10); err != nil || !ran || n != 1 {
+		if n, ran, err := db.ExpireLapsedHolds(ctx, time.Now(), 10); err != nil || !ran || n != 1 {
 			t.Fatalf("sweep after: n=%d ran=%v err=%v", n, ran, err)
 		}
 	})
@@ -98,7 +98,7 @@ func TestSweepHolds(t *testing.T) {
 			wg.Go(func() {
 				// Keep sweeping until nothing is left, as replicas on a timer would.
 				for range 50 {
-					n, err := db.SweepHolds(ctx)
+					n, err := (&booking.Sweeper{Store: db, Now: time.Now}).SweepHolds(ctx)
 					if err != nil {
 						t.Errorf("sweep: %v", err)
 						return

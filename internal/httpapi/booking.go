@@ -22,6 +22,7 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.DB.Ping(ctx); err != nil {
+		w.Header().Set("Retry-After", "5")
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "db": "down"})
 		return nil
 	}
@@ -30,19 +31,16 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) handleResourceList(w http.ResponseWriter, r *http.Request) error {
-	items, err := s.Service.Store.ListResources(r.Context(), false)
+	items, err := s.Catalog.Resources(r.Context(), false)
 	if err != nil {
 		return err
-	}
-	if items == nil {
-		items = []booking.Resource{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": items})
 	return nil
 }
 
 func (s *Server) handleAvailability(w http.ResponseWriter, r *http.Request) error {
-	a, err := s.Service.Availability(r.Context(), r.PathValue("id"), r.URL.Query().Get("date"))
+	a, err := s.Booker.Availability(r.Context(), r.PathValue("id"), r.URL.Query().Get("date"))
 	if err != nil {
 		return err
 	}
@@ -93,16 +91,25 @@ func idempotencyKey(r *http.Request) (string, error) {
 	return k, nil
 }
 
-// allowBooking applies BookingLimiter to the client of r.
-func (s *Server) allowBooking(w http.ResponseWriter, r *http.Request) error {
-	if s.BookingLimiter == nil {
+// allow applies limiter l to key, answering rate_limited with Retry-After.
+func allow(w http.ResponseWriter, l *Limiter, key, msg string) error {
+	if l == nil {
 		return nil
 	}
-	if ok, wait := s.BookingLimiter.Allow(s.clientAddr(r)); !ok {
+	if ok, wait := l.Allow(key); !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-		return booking.Errorf(booking.ERateLimited, "Too many bookings from this address. Please wait and try again.")
+		return booking.Errorf(booking.ERateLimited, "%s", msg)
 	}
 	return nil
+}
+
+// allowBooking applies BookingLimiter to the client of r.
+func (s *Server) allowBooking(w http.ResponseWriter, r *http.Request) error {
+	return allow(w, s.BookingLimiter, s.clientAddr(r), "Too many bookings from this address. Please wait and try again.")
+}
+
+func apiCause(r *http.Request) booking.Cause {
+	return booking.Cause{Kind: booking.CauseAPI, Ref: RequestID(r.Context())}
 }
 
 func (s *Server) handleBookingCreate(w http.ResponseWriter, r *http.Request) error {
@@ -117,7 +124,7 @@ func (s *Server) handleBookingCreate(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	out, replay, err := s.Service.CreateBooking(r.Context(), req, key, booking.Cause{Kind: booking.CauseAPI, Ref: RequestID(r.Context())})
+	out, replay, err := s.Booker.CreateBooking(r.Context(), req, key, apiCause(r))
 	if err != nil {
 		return err
 	}
@@ -135,7 +142,7 @@ func (s *Server) handleBookingCreate(w http.ResponseWriter, r *http.Request) err
 }
 
 func (s *Server) handleBookingGet(w http.ResponseWriter, r *http.Request) error {
-	b, err := s.Service.GetBooking(r.Context(), r.PathValue("id"), r.URL.Query().Get("token"))
+	b, err := s.Booker.GetBooking(r.Context(), r.PathValue("id"), r.URL.Query().Get("token"))
 	if err != nil {
 		return err
 	}
@@ -155,7 +162,7 @@ func (s *Server) handleCompatCheckout(w http.ResponseWriter, r *http.Request) er
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	out, replay, err := s.Service.CreateCompat(r.Context(), req, key, booking.Cause{Kind: booking.CauseAPI, Ref: RequestID(r.Context())})
+	out, replay, err := s.Booker.CreateCompat(r.Context(), req, key, apiCause(r))
 	if err != nil {
 		return err
 	}
@@ -174,13 +181,35 @@ func (s *Server) handleCompatCheckout(w http.ResponseWriter, r *http.Request) er
 	return nil
 }
 
+// returnTimeout bounds the Stripe look-up of the return page: the customer
+// is waiting, and the webhook confirms the booking anyway.
+const returnTimeout = 5 * time.Second
+
 // handleCheckoutReturn applies fulfilment on return from Checkout. A browser
 // is then sent to the success page (which polls this route for JSON); an API
-// client gets the status as JSON.
+// client gets the status as JSON. Each call may ask Stripe, so calls are
+// limited per client address and per Checkout Session.
 func (s *Server) handleCheckoutReturn(w http.ResponseWriter, r *http.Request) error {
 	sid := r.URL.Query().Get("session_id")
-	b, err := s.Service.ReturnFromCheckout(r.Context(), sid)
-	if wantsHTML(r) {
+	html := wantsHTML(r)
+	if err := allow(w, s.ReturnLimiter, s.clientAddr(r), "Too many requests from this address. Please wait and try again."); err != nil {
+		if html {
+			http.Redirect(w, r, successPath(sid), http.StatusSeeOther)
+			return nil
+		}
+		return err
+	}
+	if err := allow(w, s.ReturnSessionLimiter, sid, "Too many requests for this checkout. Please wait and try again."); err != nil {
+		if html {
+			http.Redirect(w, r, successPath(sid), http.StatusSeeOther)
+			return nil
+		}
+		return err
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), returnTimeout)
+	defer cancel()
+	b, err := s.Fulfiller.ReturnFromCheckout(ctx, sid)
+	if html {
 		// The page shows whatever state the booking is in; a failure here
 		// only delays confirmation to the webhook.
 		if err != nil && booking.ErrorCode(err) != booking.ENotFound && booking.ErrorCode(err) != booking.EValidation {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"log/slog"
@@ -11,75 +12,35 @@ import (
 	"time"
 )
 
-// Store is the persistence the booking flows need. internal/postgres implements it.
-type Store interface {
-	ListResources(ctx context.Context, includeInactive bool) ([]Resource, error)
+// HoldStore is what holding a slot needs from the database.
+type HoldStore interface {
 	FindResource(ctx context.Context, id string) (*Resource, error)
 	DefaultResource(ctx context.Context) (*Resource, error)
-	// BusyRanges lists ranges of active bookings of a resource overlapping
-	// [from, to), treating pending holds that lapsed before now as free.
+	// BusyRanges lists the ranges held by bookings of a resource that
+	// overlap [from, to), treating pending holds that lapsed before now as free.
 	BusyRanges(ctx context.Context, resourceID string, from, to, now time.Time) ([]Slot, error)
 	// CreateHold releases lapsed holds overlapping the slot, then inserts a
-	// pending booking, in one transaction. With an idempotency key it returns
-	// the stored answer of an earlier request (Replay) instead.
+	// pending booking, in one transaction. With an idempotency key it
+	// returns the sealed answer of an earlier request (Replay) instead.
+	// Errors: slot_unavailable, idempotency_key_reused, idempotency_key_in_use.
 	CreateHold(ctx context.Context, h NewHold) (*HoldResult, error)
-	// AttachCheckout records the Checkout Session of a booking and, with a key,
-	// the idempotent answer.
-	AttachCheckout(ctx context.Context, bookingID, sessionID, url string, idemKey string, answer []byte) error
-	// ReleaseHold cancels a pending booking whose checkout could not be created,
-	// and forgets its idempotency key so the request can be retried.
-	ReleaseHold(ctx context.Context, bookingID, idemKey string, cause Cause) error
-	FindBookingByToken(ctx context.Context, id string, tokenHash []byte) (*Booking, error)
-	FindBookingBySession(ctx context.Context, sessionID string) (*Booking, error)
-	// ApplyEvent stores ev in the ledger and applies decide's plan to the
-	// matched booking in one transaction. A known event id is a duplicate.
-	ApplyEvent(ctx context.Context, ev *PaymentEvent, decide DecideFunc) (*EventResult, error)
-	// RefundStore records the automatic refund of a late payment.
-	RefundStore
+	// AttachCheckout records the Checkout Session of a booking and, with a
+	// key, the sealed idempotent answer.
+	AttachCheckout(ctx context.Context, bookingID, sessionID, url string, keyHash, sealed []byte) error
+	// ReleaseHold cancels a pending booking whose checkout could not be
+	// created or recorded, and forgets its idempotency key so the request
+	// can be retried.
+	ReleaseHold(ctx context.Context, bookingID string, keyHash []byte, cause Cause) error
+	// FindBookingWithToken returns a booking and the hash of its customer
+	// token. Errors: not_found.
+	FindBookingWithToken(ctx context.Context, id string) (*Booking, []byte, error)
 }
 
-// DecideFunc chooses the plan for an event on a locked booking.
-type DecideFunc func(b *Booking, ev *PaymentEvent, paymentRecorded bool) Plan
-
-// NewHold is a request to hold a slot.
-type NewHold struct {
-	Resource    *Resource
-	Slot        Slot
-	Customer    Customer
-	HoldUntil   time.Time
-	Reference   string
-	TokenHash   []byte
-	IdemKey     string
-	RequestHash []byte
-	Cause       Cause
-}
-
-// HoldResult is a new pending booking, or the replayed answer of an earlier
-// request with the same idempotency key.
-type HoldResult struct {
-	Booking *Booking
-	Replay  []byte
-}
-
-// EventResult is the outcome of processing one event.
-type EventResult struct {
-	Outcome   Outcome
-	BookingID string
-	Status    Status // booking status after the event, when matched
-	Detail    string
-	// UnmatchedMoney holds the stored payloads of refund and dispute events
-	// of the PaymentIntent this event paid with that arrived before it.
-	UnmatchedMoney [][]byte
-}
-
-// Payments is the payment provider edge (Stripe, or demo payments).
-type Payments interface {
+// CheckoutCreator creates Checkout Sessions (Stripe, or demo payments).
+type CheckoutCreator interface {
 	// CreateCheckout creates the Checkout Session of a booking. It must be
 	// idempotent per booking: a retry returns the same session.
 	CreateCheckout(ctx context.Context, req CheckoutRequest) (*Checkout, error)
-	// SessionEvent retrieves a Checkout Session and describes its state as a
-	// synthetic event for fulfilment on the return page.
-	SessionEvent(ctx context.Context, sessionID string) (*PaymentEvent, error)
 }
 
 // CheckoutRequest describes the Checkout Session for one booking.
@@ -99,20 +60,36 @@ type Checkout struct {
 	URL       string
 }
 
-// Service holds the booking flows.
-type Service struct {
-	Store    Store
-	Payments Payments
-	Logger   *slog.Logger
-	Hold     time.Duration
-	Now      func() time.Time
-	// Refunder refunds a late payment for a slot taken meanwhile; nil leaves
-	// such bookings in needs_review for staff.
-	Refunder Refunder
-	// ParseStored parses a payload kept in the webhook ledger; with it, refund
-	// and dispute events that arrived before their payment are applied as
-	// soon as the payment is recorded.
-	ParseStored func(payload []byte) (*PaymentEvent, error)
+// NewHold is a request to hold a slot.
+type NewHold struct {
+	Resource  *Resource
+	Slot      Slot
+	Customer  Customer
+	Now       time.Time
+	HoldUntil time.Time
+	Reference string
+	TokenHash []byte
+	// KeyHash identifies the request's Idempotency-Key; RequestHash its body.
+	KeyHash     []byte
+	RequestHash []byte
+	Cause       Cause
+}
+
+// HoldResult is a new pending booking, or the sealed answer of an earlier
+// request with the same idempotency key.
+type HoldResult struct {
+	Booking *Booking
+	Replay  []byte
+}
+
+// Booker holds the customer's booking flows: availability, holding a slot
+// and creating its Checkout Session, and reading a booking with its token.
+type Booker struct {
+	Store     HoldStore
+	Checkouts CheckoutCreator
+	Logger    *slog.Logger
+	Hold      time.Duration
+	Now       func() time.Time
 }
 
 // CreateRequest is the body of POST /api/bookings.
@@ -134,10 +111,12 @@ type Created struct {
 // creates the session, whatever the network latency.
 const holdGrace = 30 * time.Second
 
-// CreateBooking validates a request, holds the slot and creates its Checkout
-// Session. Errors: validation_failed, not_found (resource), slot_unavailable,
-// idempotency_key_reused, idempotency_key_in_use, payment_provider_error, unavailable.
-func (s *Service) CreateBooking(ctx context.Context, req CreateRequest, idemKey string, cause Cause) (*Created, []byte, error) {
+// CreateBooking validates a request, holds the slot and creates its
+// Checkout Session. With an idempotency key, a repeated request returns the
+// first answer (replay, as JSON) instead. Errors: validation_failed,
+// slot_unavailable, idempotency_key_reused, idempotency_key_in_use,
+// payment_provider_error, unavailable.
+func (s *Booker) CreateBooking(ctx context.Context, req CreateRequest, idemKey string, cause Cause) (*Created, []byte, error) {
 	v := ValidationError{}
 	req.ResourceID = strings.TrimSpace(req.ResourceID)
 	if !IsUUID(req.ResourceID) {
@@ -160,7 +139,7 @@ func (s *Service) CreateBooking(ctx context.Context, req CreateRequest, idemKey 
 	return s.book(ctx, res, req, idemKey, cause)
 }
 
-func (s *Service) book(ctx context.Context, res *Resource, req CreateRequest, idemKey string, cause Cause) (*Created, []byte, error) {
+func (s *Booker) book(ctx context.Context, res *Resource, req CreateRequest, idemKey string, cause Cause) (*Created, []byte, error) {
 	v := ValidationError{}
 	if !res.Active {
 		v.Add("resourceId", "This resource cannot be booked.")
@@ -182,10 +161,10 @@ func (s *Service) book(ctx context.Context, res *Resource, req CreateRequest, id
 		Resource:  res,
 		Slot:      slot,
 		Customer:  req.Customer,
+		Now:       now,
 		HoldUntil: now.Add(s.Hold + holdGrace).Truncate(time.Second),
 		Reference: newReference(),
 		TokenHash: HashToken(token),
-		IdemKey:   idemKey,
 		Cause:     cause,
 	}
 	if idemKey != "" {
@@ -195,26 +174,34 @@ func (s *Service) book(ctx context.Context, res *Resource, req CreateRequest, id
 			C Customer  `json:"c"`
 		}{res.ID, slot.StartsAt, req.Customer})
 		sum := sha256.Sum256(canon)
-		h.RequestHash = sum[:]
+		h.KeyHash, h.RequestHash = IdempotencyKeyHash(idemKey), sum[:]
 	}
 	hr, err := s.Store.CreateHold(ctx, h)
 	if err != nil {
 		return nil, nil, err
 	}
 	if hr.Replay != nil {
-		return nil, hr.Replay, nil
+		answer, err := openAnswer(idemKey, hr.Replay)
+		if err != nil {
+			return nil, nil, err
+		}
+		return nil, answer, nil
 	}
 	b := hr.Booking
-	co, err := s.Payments.CreateCheckout(ctx, CheckoutRequest{
+	// Whatever happens to the caller now, the hold is either given its
+	// checkout or released.
+	wctx := context.WithoutCancel(ctx)
+	release := func(why string) {
+		if rerr := s.Store.ReleaseHold(wctx, b.ID, h.KeyHash, Cause{Kind: CauseSys, Ref: why}); rerr != nil {
+			s.Logger.ErrorContext(ctx, "release hold", "booking_id", b.ID, "why", why, "err", rerr)
+		}
+	}
+	co, err := s.Checkouts.CreateCheckout(ctx, CheckoutRequest{
 		BookingID: b.ID, Reference: b.Reference, ResourceName: res.Name,
 		Amount: b.AmountTotal, Currency: b.Currency, Email: b.Customer.Email, ExpiresAt: b.HoldExpiresAt,
 	})
 	if err != nil {
-		// Release the slot; the original error is what the client hears about.
-		rctx := context.WithoutCancel(ctx)
-		if rerr := s.Store.ReleaseHold(rctx, b.ID, idemKey, Cause{Kind: CauseSys, Ref: "checkout_failed"}); rerr != nil {
-			s.Logger.ErrorContext(ctx, "release hold after checkout failure", "booking_id", b.ID, "err", rerr)
-		}
+		release("checkout_failed")
 		if ErrorCode(err) == EInternal {
 			err = WrapError(EPaymentProvider, "The payment provider could not be reached. Please try again.", err)
 		}
@@ -224,11 +211,14 @@ func (s *Service) book(ctx context.Context, res *Resource, req CreateRequest, id
 	b.StripeSessionID = &sid
 	b.CheckoutURL = co.URL
 	out := &Created{Booking: b, CheckoutURL: co.URL, CustomerToken: token}
-	var answer []byte
+	var sealed []byte
 	if idemKey != "" {
-		answer, _ = json.Marshal(out)
+		answer, _ := json.Marshal(out)
+		sealed = sealAnswer(idemKey, answer)
 	}
-	if err := s.Store.AttachCheckout(context.WithoutCancel(ctx), b.ID, co.SessionID, co.URL, idemKey, answer); err != nil {
+	if err := s.Store.AttachCheckout(wctx, b.ID, co.SessionID, co.URL, h.KeyHash, sealed); err != nil {
+		// Nobody can pay a session they never saw; free the slot and the key.
+		release("attach_failed")
 		return nil, nil, err
 	}
 	return out, nil, nil
@@ -244,7 +234,8 @@ type CompatRequest struct {
 }
 
 // CreateCompat books the default resource at a local date and time.
-func (s *Service) CreateCompat(ctx context.Context, req CompatRequest, idemKey string, cause Cause) (*Created, []byte, error) {
+// Errors: as CreateBooking, and not_found when no resource is open.
+func (s *Booker) CreateCompat(ctx context.Context, req CompatRequest, idemKey string, cause Cause) (*Created, []byte, error) {
 	v := ValidationError{}
 	c := Customer{FirstName: req.FirstName, LastName: req.LastName, Email: req.Email}
 	c.Validate(v, "")
@@ -279,7 +270,7 @@ type Availability struct {
 
 // Availability returns the free future slots of resource id on date
 // (YYYY-MM-DD in the resource's time zone). Errors: not_found, validation_failed.
-func (s *Service) Availability(ctx context.Context, id, date string) (*Availability, error) {
+func (s *Booker) Availability(ctx context.Context, id, date string) (*Availability, error) {
 	y, mo, d, err := ParseDate(date)
 	if err != nil {
 		return nil, &Error{Code: EValidation, Message: "Some fields are invalid.", Fields: map[string]string{"date": "Must be a date as YYYY-MM-DD."}}
@@ -325,78 +316,23 @@ func (s *Service) Availability(ctx context.Context, id, date string) (*Availabil
 	return out, nil
 }
 
-// GetBooking returns a booking to the holder of its customer token.
-// Errors: not_found (unknown id or wrong token).
-func (s *Service) GetBooking(ctx context.Context, id, token string) (*Booking, error) {
+// GetBooking returns a booking to the holder of its customer token; the
+// token is compared in constant time. Errors: not_found (unknown id or wrong
+// token, the same answer).
+func (s *Booker) GetBooking(ctx context.Context, id, token string) (*Booking, error) {
+	notFound := Errorf(ENotFound, "Booking not found.")
 	if !IsUUID(id) || token == "" || len(token) > 100 {
-		return nil, Errorf(ENotFound, "Booking not found.")
+		return nil, notFound
 	}
-	return s.Store.FindBookingByToken(ctx, id, HashToken(token))
-}
-
-// HandleEvent processes a verified payment event exactly once.
-func (s *Service) HandleEvent(ctx context.Context, ev *PaymentEvent) (*EventResult, error) {
-	var plan Plan // the plan of the committed attempt
-	res, err := s.Store.ApplyEvent(ctx, ev, func(b *Booking, ev *PaymentEvent, paid bool) Plan {
-		plan = Decide(b, ev, paid)
-		return plan
-	})
+	b, hash, err := s.Store.FindBookingWithToken(ctx, id)
 	if err != nil {
+		if ErrorCode(err) == ENotFound {
+			return nil, notFound
+		}
 		return nil, err
 	}
-	s.Logger.InfoContext(ctx, "stripe event",
-		"event_id", ev.ID, "event_type", ev.Type, "session_id", ev.SessionID,
-		"booking_id", res.BookingID, "outcome", res.Outcome, "source", ev.Source)
-	if plan.AutoRefund && res.Status == StatusNeedsReview && res.BookingID != "" {
-		// A network call: only now that the event's transaction committed.
-		s.autoRefund(ctx, ev, res)
-	}
-	s.applyEarlyMoneyEvents(ctx, ev, res)
-	return res, nil
-}
-
-// applyEarlyMoneyEvents replays, through the same idempotent path, the
-// refund and dispute events that arrived before the payment ev recorded and
-// were stored as unmatched. The payment is committed whatever happens here;
-// a failure is logged and the event stays replayable by hand.
-func (s *Service) applyEarlyMoneyEvents(ctx context.Context, ev *PaymentEvent, res *EventResult) {
-	if s.ParseStored == nil {
-		return
-	}
-	for _, payload := range res.UnmatchedMoney {
-		early, err := s.ParseStored(payload)
-		if err == nil {
-			early.Source = "replay"
-			_, err = s.HandleEvent(ctx, early)
-		}
-		if err != nil {
-			s.Logger.ErrorContext(ctx, "could not apply an event that arrived before its payment; replay it",
-				"payment_event_id", ev.ID, "payment_intent", ev.PaymentIntentID, "err", err)
-		}
-	}
-}
-
-// ReturnFromCheckout retrieves a Checkout Session and applies the same
-// fulfilment as its webhook, then returns the booking.
-func (s *Service) ReturnFromCheckout(ctx context.Context, sessionID string) (*Booking, error) {
-	if sessionID == "" || len(sessionID) > 255 {
-		return nil, &Error{Code: EValidation, Message: "Some fields are invalid.", Fields: map[string]string{"session_id": "Required."}}
-	}
-	b, err := s.Store.FindBookingBySession(ctx, sessionID)
-	if err != nil {
-		return nil, err
-	}
-	if b.Status == StatusPending || b.Status == StatusAwaitingPayment || b.Status == StatusExpired {
-		ev, err := s.Payments.SessionEvent(ctx, sessionID)
-		if err != nil {
-			return nil, err
-		}
-		if ev != nil {
-			if _, err := s.HandleEvent(ctx, ev); err != nil {
-				return nil, err
-			}
-			return s.Store.FindBookingBySession(ctx, sessionID)
-		}
+	if subtle.ConstantTimeCompare(hash, HashToken(token)) != 1 {
+		return nil, notFound
 	}
 	return b, nil
 }

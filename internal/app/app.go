@@ -1,0 +1,228 @@
+// Package app wires the product together: the PostgreSQL store, the
+// payment provider, the booking services and the HTTP server, and runs the
+// background work of `booking serve`. cmd/booking and the tests build the
+// product through it, so that both run the same wiring.
+package app
+
+import (
+	"context"
+	"log/slog"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/alexedwards/argon2id"
+
+	"github.com/bookingplatform/booking/internal/auth"
+	"github.com/bookingplatform/booking/internal/booking"
+	"github.com/bookingplatform/booking/internal/httpapi"
+	"github.com/bookingplatform/booking/internal/payment"
+	"github.com/bookingplatform/booking/internal/postgres"
+)
+
+// Provider is the payment provider: Stripe, demo payments, or a test double.
+type Provider interface {
+	booking.CheckoutCreator
+	booking.SessionReader
+}
+
+// Options configures the product.
+type Options struct {
+	DB     *postgres.DB
+	Logger *slog.Logger
+	// Now is the clock every rule reads (default time.Now).
+	Now func() time.Time
+	// Hold is how long a pending booking holds its slot (default 30 minutes).
+	Hold time.Duration
+
+	// Payments creates and reads Checkout Sessions. It also makes refunds
+	// and expires sessions when it can (booking.Refunder,
+	// booking.CheckoutExpirer), unless Refunder or Expirer say otherwise.
+	Payments Provider
+	Refunder booking.Refunder
+	Expirer  booking.CheckoutExpirer
+	// WebhookSecrets verify Stripe-Signature headers, current first.
+	WebhookSecrets []string
+	// Demo serves the demo checkout pages (development only).
+	Demo *payment.Demo
+
+	Version    string
+	Production bool
+	TrustProxy bool
+	// Per-client-address limits, per minute; 0 means the defaults (60
+	// badly signed webhooks, 5 logins) or, for bookings, no limit.
+	WebhookFloodPerMinute int
+	LoginPerMinute        int
+	BookingPerMinute      int
+	MetricsToken          string
+
+	// Staff sessions and accounts. NoStaff leaves the staff API out.
+	NoStaff        bool
+	Session        auth.SessionOpts
+	SessionCleanup time.Duration
+	// HashParams hash staff passwords (nil: auth.DefaultParams); at most
+	// HashConcurrency hashes run at once (default GOMAXPROCS), the others
+	// wait up to HashWait (default 2 s) and are then refused.
+	HashParams      *argon2id.Params
+	HashConcurrency int
+	HashWait        time.Duration
+}
+
+// App is the wired product.
+type App struct {
+	Server    *httpapi.Server
+	Booker    *booking.Booker
+	Fulfiller *booking.Fulfiller
+	Desk      *booking.Desk
+	Catalog   *booking.Catalog
+	Refunds   *booking.Refunds
+	Sweeper   *booking.Sweeper
+	Checker   *booking.Checker
+	Metrics   *httpapi.Metrics
+	logger    *slog.Logger
+	db        *postgres.DB
+}
+
+// New wires the product from o.
+func New(o Options) *App {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Hold <= 0 {
+		o.Hold = 30 * time.Minute
+	}
+	if o.Refunder == nil {
+		o.Refunder, _ = o.Payments.(booking.Refunder)
+	}
+	if o.Expirer == nil {
+		o.Expirer, _ = o.Payments.(booking.CheckoutExpirer)
+	}
+	log, db := o.Logger, o.DB
+	refunds := booking.NewRefunds(db, o.Refunder, log, o.Now)
+	a := &App{
+		Booker:  &booking.Booker{Store: db, Checkouts: o.Payments, Logger: log, Hold: o.Hold, Now: o.Now},
+		Catalog: &booking.Catalog{Store: db},
+		Fulfiller: &booking.Fulfiller{Store: db, Sessions: o.Payments, Parse: payment.ParseStored, Refunds: refunds,
+			Logger: log, Now: o.Now},
+		Desk:    &booking.Desk{Store: db, Refunds: refunds, Checkouts: o.Expirer, Logger: log, Now: o.Now},
+		Refunds: refunds,
+		Sweeper: &booking.Sweeper{Store: db, Now: o.Now},
+		Checker: &booking.Checker{Store: db, Now: o.Now},
+		Metrics: httpapi.NewMetrics(),
+		logger:  log,
+		db:      db,
+	}
+	a.Metrics.Registry.MustRegister(db.PoolCollector())
+	flood := o.WebhookFloodPerMinute
+	if flood <= 0 {
+		flood = 60
+	}
+	s := &httpapi.Server{
+		Booker: a.Booker, Fulfiller: a.Fulfiller, Catalog: a.Catalog, DB: db,
+		Verifier: &payment.Verifier{Secrets: o.WebhookSecrets}, Logger: log, Metrics: a.Metrics,
+		Version: o.Version, Production: o.Production, TrustProxy: o.TrustProxy,
+		WebhookFlood: httpapi.NewLimiter(flood), MetricsToken: o.MetricsToken, Demo: o.Demo,
+	}
+	if o.BookingPerMinute > 0 {
+		s.BookingLimiter = httpapi.NewLimiter(o.BookingPerMinute)
+	}
+	if !o.NoStaff {
+		n := o.HashConcurrency
+		if n <= 0 {
+			n = runtime.GOMAXPROCS(0)
+		}
+		wait := o.HashWait
+		if wait <= 0 {
+			wait = 2 * time.Second
+		}
+		hasher := auth.NewHasher(n, wait)
+		login := o.LoginPerMinute
+		if login <= 0 {
+			login = 5
+		}
+		s.Sessions = auth.NewSessions(db.SessionStore(o.SessionCleanup), o.Session, nil)
+		s.Auth = &auth.Authenticator{Store: db, Params: o.HashParams, Hasher: hasher}
+		s.Accounts = &auth.Accounts{Store: db, Params: o.HashParams, Hasher: hasher}
+		s.Desk = a.Desk
+		s.Checker = a.Checker
+		s.LoginLimiter = httpapi.NewLimiter(login)
+	}
+	a.Server = s
+	return a
+}
+
+// Background is the periodic work of `booking serve`; every replica runs
+// it, and each piece is safe to run on several at once.
+type Background struct {
+	// Every is how often holds are swept and owed refunds retried
+	// (0 turns the sweep and the retry off).
+	Every time.Duration
+	// CheckEvery is how often the money rules are checked for the metrics
+	// (default one minute; the fast, index-backed checks).
+	CheckEvery time.Duration
+}
+
+// Run runs the background work until ctx is done, then waits for it to stop.
+func (a *App) Run(ctx context.Context, b Background) {
+	var wg sync.WaitGroup
+	log := a.logger
+	if b.Every > 0 {
+		wg.Go(func() {
+			every(ctx, b.Every, func() {
+				if n, err := a.Sweeper.SweepHolds(ctx); err != nil && ctx.Err() == nil {
+					log.WarnContext(ctx, "hold sweep failed", "err", err)
+				} else if n > 0 {
+					log.InfoContext(ctx, "hold sweep", "expired", n)
+				}
+			})
+		})
+		wg.Go(func() { a.Refunds.Run(ctx, b.Every) })
+	}
+	check := b.CheckEvery
+	if check <= 0 {
+		check = time.Minute
+	}
+	wg.Go(func() {
+		a.checkMoney(ctx)
+		every(ctx, check, func() { a.checkMoney(ctx) })
+	})
+	wg.Go(func() {
+		every(ctx, time.Hour, func() {
+			if n, err := a.Sweeper.PurgeIdempotencyKeys(ctx); err != nil && ctx.Err() == nil {
+				log.WarnContext(ctx, "idempotency key purge failed", "err", err)
+			} else if n > 0 {
+				log.InfoContext(ctx, "idempotency keys purged", "deleted", n)
+			}
+		})
+	})
+	wg.Wait()
+}
+
+// checkMoney runs the fast checks of the money rules for the metrics.
+func (a *App) checkMoney(ctx context.Context) {
+	r, err := a.Checker.Check(ctx, false)
+	if err != nil {
+		if ctx.Err() == nil {
+			a.logger.WarnContext(ctx, "money check failed", "err", err)
+		}
+		return
+	}
+	a.Metrics.SetCheck(r)
+	if len(r.Violations) > 0 {
+		a.logger.ErrorContext(ctx, "money rules violated; run `booking check` for the list", "violations", len(r.Violations))
+	}
+}
+
+// every calls fn every interval until ctx is done.
+func every(ctx context.Context, interval time.Duration, fn func()) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			fn()
+		}
+	}
+}

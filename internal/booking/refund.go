@@ -1,0 +1,306 @@
+package booking
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ProviderRefund asks the payment provider to refund part or all of a payment.
+type ProviderRefund struct {
+	BookingID       string
+	PaymentIntentID string
+	Amount          int64
+	Currency        string
+	// IdempotencyKey makes a retried refund return the first one.
+	IdempotencyKey string
+}
+
+// Refunder refunds payments (Stripe, or demo payments).
+type Refunder interface {
+	// Refund refunds a payment; the same IdempotencyKey yields the same refund.
+	Refund(ctx context.Context, req ProviderRefund) (*Refund, error)
+}
+
+// RefundClaim selects owed refund requests to make now. Each claimed
+// request is leased until Now+Lease, so that replicas never make one at the
+// same time (the idempotency key would make a second call harmless anyway).
+type RefundClaim struct {
+	Now   time.Time
+	Lease time.Duration
+	Limit int
+	// BookingID, when set, claims that booking's owed requests whether or
+	// not they are due, unless another replica holds their lease.
+	BookingID string
+}
+
+// RefundStore is what making refunds needs from the database.
+type RefundStore interface {
+	// ClaimRefunds leases owed refund requests, each with what remains of
+	// its payment and the payment's PaymentIntent.
+	ClaimRefunds(ctx context.Context, c RefundClaim) ([]RefundRequest, error)
+	BookingChanger
+}
+
+// BookingChanger locks a booking with its money, asks decide for a plan and
+// applies it in one transaction, returning the booking's state afterwards.
+// Errors: not_found, slot_unavailable (a plan that takes a slot held by
+// another booking), those of decide, unavailable.
+type BookingChanger interface {
+	ChangeBooking(ctx context.Context, bookingID string, decide func(st *State) (Plan, error)) (*State, error)
+}
+
+// Refund retry schedule: the delay after the n-th failed attempt, and the
+// number of failures after which the booking is flagged for review (M2).
+// Attempts go on, every six hours at most, until the provider accepts or
+// staff decide.
+var refundBackoff = []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, time.Hour, 3 * time.Hour, 6 * time.Hour}
+
+// RefundReviewAfter is how many failed attempts flag a booking for review.
+const RefundReviewAfter = 5
+
+// refundLease is how long a claimed refund request is left to one maker.
+const refundLease = 2 * time.Minute
+
+// refundCallTimeout bounds one call to the payment provider and its record.
+const refundCallTimeout = 20 * time.Second
+
+func backoff(attempts int) time.Duration {
+	if attempts < 1 {
+		attempts = 1
+	}
+	return refundBackoff[min(attempts, len(refundBackoff))-1]
+}
+
+// Refunds makes the refunds the product owes (SPEC §3.1 M2, M3): each
+// through the payment provider with its request's idempotency key, for what
+// remains of the payment, retried with backoff until the provider accepts.
+type Refunds struct {
+	Store    RefundStore
+	Provider Refunder // nil: owed refunds wait
+	Logger   *slog.Logger
+	Now      func() time.Time
+	kick     chan struct{}
+}
+
+// Kick wakes Run: a refund became owed. It never blocks.
+func (q *Refunds) Kick() {
+	if q == nil || q.kick == nil {
+		return
+	}
+	select {
+	case q.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run makes due refunds when kicked and every interval until ctx is done.
+func (q *Refunds) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-q.kick:
+		}
+		if n, err := q.RunDue(ctx); err != nil && ctx.Err() == nil {
+			q.Logger.WarnContext(ctx, "refunds: claim failed", "err", err)
+		} else if n > 0 {
+			q.Logger.InfoContext(ctx, "refunds made", "count", n)
+		}
+	}
+}
+
+// NewRefunds returns a refund maker whose Run can be kicked.
+func NewRefunds(store RefundStore, provider Refunder, log *slog.Logger, now func() time.Time) *Refunds {
+	return &Refunds{Store: store, Provider: provider, Logger: log, Now: now, kick: make(chan struct{}, 1)}
+}
+
+// RunDue makes every refund that is due, in batches, and returns how many
+// the provider accepted. Errors: unavailable (claiming).
+func (q *Refunds) RunDue(ctx context.Context) (int, error) {
+	if q.Provider == nil {
+		return 0, nil
+	}
+	made := 0
+	for {
+		reqs, err := q.Store.ClaimRefunds(ctx, RefundClaim{Now: q.Now(), Lease: refundLease, Limit: 20})
+		if err != nil {
+			return made, err
+		}
+		for _, r := range reqs {
+			if q.make(ctx, r) == nil {
+				made++
+			}
+		}
+		if len(reqs) < 20 || ctx.Err() != nil {
+			return made, ctx.Err()
+		}
+	}
+}
+
+// RunBooking makes the owed refunds of one booking now and returns the
+// first error of the provider. Errors: payment_provider_error, unavailable.
+func (q *Refunds) RunBooking(ctx context.Context, bookingID string) error {
+	if q.Provider == nil {
+		return Errorf(EPaymentProvider, "Refunds are not available: no payment provider is configured.")
+	}
+	reqs, err := q.Store.ClaimRefunds(ctx, RefundClaim{Now: q.Now(), Lease: refundLease, Limit: 10, BookingID: bookingID})
+	if err != nil {
+		return err
+	}
+	var first error
+	for _, r := range reqs {
+		if err := q.make(ctx, r); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// make makes one claimed refund request and records what happened. The
+// money may move at the provider whatever happens to the caller, so the
+// call and its record run on a context of their own.
+func (q *Refunds) make(ctx context.Context, req RefundRequest) error {
+	log := q.Logger.With("booking_id", req.BookingID, "refund_request", req.ID, "payment_id", req.PaymentID)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refundCallTimeout)
+	defer cancel()
+	var made *Refund
+	var callErr error
+	if req.Remaining > 0 {
+		made, callErr = q.Provider.Refund(ctx, ProviderRefund{
+			BookingID: req.BookingID, PaymentIntentID: req.PaymentIntentID, Amount: req.Remaining, Currency: req.Currency,
+			IdempotencyKey: refundCallKey(req),
+		})
+		if callErr != nil && ErrorCode(callErr) == EInternal {
+			callErr = WrapError(EPaymentProvider, "The payment provider did not accept the refund.", callErr)
+		}
+	}
+	now := q.Now()
+	_, err := q.Store.ChangeBooking(ctx, req.BookingID, func(st *State) (Plan, error) {
+		return DecideRefundMade(st, req, made, callErr, now), nil
+	})
+	switch {
+	case err != nil && made != nil:
+		log.ErrorContext(ctx, "refund made but not recorded; it is recorded from its charge.refunded event, or on the next attempt (same idempotency key)",
+			"refund_id", made.ID, "err", err)
+		return err
+	case err != nil:
+		log.ErrorContext(ctx, "refund attempt not recorded", "err", err)
+		return err
+	case callErr != nil:
+		log.WarnContext(ctx, "refund attempt failed; will retry", "attempt", req.Attempts+1, "err", callErr)
+		return callErr
+	case made != nil:
+		log.InfoContext(ctx, "refund made", "refund_id", made.ID, "amount", made.Amount, "currency", made.Currency, "reason", req.Reason)
+	}
+	return nil
+}
+
+// refundCallKey is the provider idempotency key of one call: the request's
+// key and the amount asked, so that a retry asks for the same refund and a
+// request made smaller by a refund recorded meanwhile asks for a new one.
+func refundCallKey(req RefundRequest) string {
+	return req.IdempotencyKey + "-" + strconv.FormatInt(req.Remaining, 10)
+}
+
+// DecideRefundMade records the result of one attempt at an owed refund:
+// the refund the provider made (recorded once, never above what remains of
+// the payment), or the failure, retried later with backoff; after
+// RefundReviewAfter failures the booking is flagged for review, keeping its
+// slot if it held one. A full refund of what was paid makes the booking
+// refunded and frees its slot (M3).
+func DecideRefundMade(st *State, req RefundRequest, made *Refund, callErr error, now time.Time) Plan {
+	b := &st.Booking
+	var owed *RefundRequest
+	for i := range st.Owed {
+		if st.Owed[i].ID == req.ID {
+			owed = &st.Owed[i]
+		}
+	}
+	p := Plan{Outcome: OutcomeProcessed}
+	cause := requestCause(req)
+	if made == nil && callErr == nil {
+		// Nothing remained of the payment: covered by refunds recorded meanwhile.
+		if owed != nil {
+			p.Requests = append(p.Requests, RequestUpdate{ID: req.ID, State: RequestDone})
+		}
+		p.Detail = "nothing left to refund"
+		return *st.finish(&p)
+	}
+	if callErr != nil {
+		if owed == nil {
+			p.Detail = "refund no longer owed"
+			return *st.finish(&p)
+		}
+		attempts := owed.Attempts + 1
+		msg := safeMessage(callErr)
+		p.Outcome, p.Detail = OutcomeNeedsReview, "refund attempt failed: "+msg
+		p.Requests = append(p.Requests, RequestUpdate{ID: req.ID, State: RequestOwed, Attempts: attempts,
+			NextAttemptAt: now.Add(backoff(attempts)), LastError: msg})
+		if attempts >= RefundReviewAfter && b.Status != StatusNeedsReview && b.Status != StatusRefunded {
+			p.Move = &Move{To: StatusNeedsReview, HoldsSlot: b.HoldsSlot, Reason: ReasonRefundFailing + ": " + msg, Cause: cause}
+		}
+		return *st.finish(&p)
+	}
+	known := false
+	for _, r := range st.Refunds {
+		known = known || r.ID == made.ID
+	}
+	var pay *Payment
+	for i := range st.Payments {
+		if st.Payments[i].ID == req.PaymentID {
+			pay = &st.Payments[i]
+		}
+	}
+	var added int64
+	if !known && pay != nil && made.Amount > 0 && made.Amount <= st.remaining(pay) {
+		p.Refunds = []Refund{{ID: made.ID, PaymentID: pay.ID, Amount: made.Amount, Currency: pay.Currency, Source: req.Reason}}
+		added = made.Amount
+	}
+	// else: the refund was recorded already, or its charge.refunded event
+	// recorded the same money under the charge's cumulative id.
+	if owed != nil {
+		p.Requests = append(p.Requests, RequestUpdate{ID: req.ID, State: RequestDone, StripeRefundID: made.ID})
+	}
+	if refunded := b.AmountRefunded + added; b.AmountPaid > 0 && refunded >= b.AmountPaid && b.Status != StatusRefunded {
+		p.Move = &Move{To: StatusRefunded, Cause: cause}
+	}
+	p.Detail = "refunded " + formatMoney(made.Amount, made.Currency)
+	return *st.finish(&p)
+}
+
+// requestCause is who a refund request acts for, for the audit trail.
+func requestCause(req RefundRequest) Cause {
+	switch {
+	case req.Reason == RefundSourceStaff && req.RequestedBy != "":
+		return Cause{Kind: CauseStaff, Ref: req.RequestedBy}
+	case req.Reason == RefundSourceCustomer:
+		return Cause{Kind: CauseAPI, Ref: "customer"}
+	}
+	return Cause{Kind: CauseSys, Ref: "auto_refund"}
+}
+
+// safeMessage is an error's client-safe message, for staff views: the
+// message of a booking error, with its cause when the payment provider gave
+// one, cut to a readable length.
+func safeMessage(err error) string {
+	msg := err.Error()
+	var e *Error
+	if errors.As(err, &e) {
+		msg = e.Message
+		if e.Err != nil {
+			msg += " (" + e.Err.Error() + ")"
+		}
+	}
+	msg = strings.Join(strings.Fields(msg), " ")
+	if len(msg) > 300 {
+		msg = msg[:300] + "…"
+	}
+	return msg
+}
