@@ -20,11 +20,12 @@ const (
 // Checkout Session's payment (M2): retries never refund twice.
 func AutoRefundKey(sessionID string) string { return "auto-refund-" + sessionID }
 
-// StaffRefundKey is the idempotency key of a refund staff (or the customer)
-// ask for on payment paymentID when remaining is left of it: asking again
-// for the same remaining amount is the same refund.
-func StaffRefundKey(paymentID, remaining int64) string {
-	return fmt.Sprintf("refund-%d-%d", paymentID, remaining)
+// StaffRefundKey is the idempotency key of a refund staff (or the
+// customer) ask for on payment paymentID. Each call adds the amount asked
+// (what remains of the payment), so asking again for the same amount is the
+// same refund.
+func StaffRefundKey(paymentID int64) string {
+	return fmt.Sprintf("refund-%d", paymentID)
 }
 
 // Decide returns what event ev does to the booking in st at now. st is nil
@@ -49,7 +50,7 @@ func Decide(st *State, ev *PaymentEvent, now time.Time) Plan {
 	default:
 		p = Plan{Outcome: OutcomeIgnored, Detail: "event type not handled"}
 	}
-	return *st.finish(&p)
+	return *st.finish(&p, now)
 }
 
 // decideUnmatched: the event concerns no booking we know. A refund or

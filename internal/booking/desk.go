@@ -152,7 +152,8 @@ func (d *Desk) Accept(ctx context.Context, id string, by *Staff) (*StaffBooking,
 		return nil, Errorf(ENotFound, "Booking not found.")
 	}
 	cause := Cause{Kind: CauseStaff, Ref: by.ID}
-	st, err := d.Store.ChangeBooking(ctx, id, func(st *State) (Plan, error) { return DecideAccept(st, cause) })
+	now := d.Now()
+	st, err := d.Store.ChangeBooking(ctx, id, func(st *State) (Plan, error) { return DecideAccept(st, cause, now) })
 	if err != nil {
 		if ErrorCode(err) == ESlotUnavailable {
 			return nil, WrapError(ESlotUnavailable, "Another booking holds this slot now: refund this booking instead.", err)
@@ -184,7 +185,7 @@ func DecideCancel(st *State, by Cause, now time.Time) (Plan, error) {
 	switch b.Status {
 	case StatusPending, StatusAwaitingPayment:
 		p := Plan{Detail: "cancelled", Move: &Move{To: StatusCancelled, Cause: by}}
-		return *st.finish(&p), nil
+		return *st.finish(&p, now), nil
 	case StatusConfirmed, StatusNeedsReview:
 		p := Plan{Detail: "refund requested"}
 		p.Owe = refundsOfRemaining(st, RefundSourceStaff, by.Ref, now)
@@ -196,7 +197,7 @@ func DecideCancel(st *State, by Cause, now time.Time) (Plan, error) {
 			}
 			p.Move, p.Detail = &Move{To: to, Cause: by}, "nothing to refund"
 		}
-		return *st.finish(&p), nil
+		return *st.finish(&p, now), nil
 	}
 	if len(st.Owed) > 0 {
 		// A refund is owed already: the caller makes it now.
@@ -219,13 +220,13 @@ func refundsOfRemaining(st *State, reason, by string, now time.Time) []RefundReq
 			continue
 		}
 		out = append(out, RefundRequest{PaymentID: p.ID, Amount: left, Currency: p.Currency, Reason: reason,
-			IdempotencyKey: StaffRefundKey(p.ID, left), State: RequestOwed, NextAttemptAt: now, RequestedBy: by})
+			IdempotencyKey: StaffRefundKey(p.ID), State: RequestOwed, NextAttemptAt: now, RequestedBy: by})
 	}
 	return out
 }
 
 // DecideAccept decides the accept exit of a review (see Desk.Accept).
-func DecideAccept(st *State, by Cause) (Plan, error) {
+func DecideAccept(st *State, by Cause, now time.Time) (Plan, error) {
 	b := &st.Booking
 	if b.Status != StatusNeedsReview {
 		return Plan{}, Errorf(EConflict, "Only a booking that needs review can be accepted; this one is %s.", b.Status)
@@ -237,5 +238,5 @@ func DecideAccept(st *State, by Cause) (Plan, error) {
 	for _, r := range st.Owed {
 		p.Requests = append(p.Requests, RequestUpdate{ID: r.ID, State: RequestCancelled})
 	}
-	return *st.finish(&p), nil
+	return *st.finish(&p, now), nil
 }

@@ -36,6 +36,7 @@ const (
 	RefundSourceAuto     = "auto"     // a payment for a booking that will not happen (M2)
 	RefundSourceStaff    = "staff"    // a staff cancellation or refund
 	RefundSourceCustomer = "customer" // a customer's own cancellation
+	RefundSourceProvider = "provider" // read from the payment provider's API (its event had not arrived)
 )
 
 // Counts reports whether the refund moves (or is moving) money back to the
@@ -184,8 +185,11 @@ type BookingChange struct {
 	AmountPaid     int64
 	AmountRefunded int64
 	// TakesSlot says the change makes the booking hold a slot it did not:
-	// it may collide with a booking that took that slot meanwhile.
-	TakesSlot bool
+	// it may collide with a booking that took that slot meanwhile. Pending
+	// holds of that slot that lapsed by ReleaseLapsed are released first: a
+	// lapsed hold never blocks anyone (SPEC §3).
+	TakesSlot     bool
+	ReleaseLapsed time.Time
 }
 
 // Plan is a decision about one booking: what to record and what to change.
@@ -216,8 +220,9 @@ type Plan struct {
 	Fallback *Plan
 }
 
-// finish computes p.After (and its fallback's) from the booking in st.
-func (st *State) finish(p *Plan) *Plan {
+// finish computes p.After (and its fallback's) from the booking in st;
+// now is when a slot it takes back is taken.
+func (st *State) finish(p *Plan, now time.Time) *Plan {
 	b := &st.Booking
 	c := BookingChange{Status: b.Status, HoldsSlot: b.HoldsSlot, ReviewReason: b.ReviewReason,
 		AmountPaid: b.AmountPaid, AmountRefunded: b.AmountRefunded}
@@ -238,12 +243,15 @@ func (st *State) finish(p *Plan) *Plan {
 			c.HoldsSlot = m.To.HoldsSlot()
 		}
 		c.TakesSlot = c.HoldsSlot && !b.HoldsSlot
+		if c.TakesSlot {
+			c.ReleaseLapsed = now
+		}
 	}
 	if changed {
 		p.After = &c
 	}
 	if p.Fallback != nil {
-		st.finish(p.Fallback)
+		st.finish(p.Fallback, now)
 	}
 	return p
 }

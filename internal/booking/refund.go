@@ -3,6 +3,7 @@ package booking
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -170,15 +171,14 @@ func (q *Refunds) make(ctx context.Context, req RefundRequest) error {
 	log := q.Logger.With("booking_id", req.BookingID, "refund_request", req.ID, "payment_id", req.PaymentID)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refundCallTimeout)
 	defer cancel()
-	var made *Refund
-	var callErr error
-	if req.Remaining > 0 {
-		made, callErr = q.Provider.Refund(ctx, ProviderRefund{
-			BookingID: req.BookingID, PaymentIntentID: req.PaymentIntentID, Amount: req.Remaining, Currency: req.Currency,
-			IdempotencyKey: refundCallKey(req),
-		})
-		if callErr != nil && ErrorCode(callErr) == EInternal {
-			callErr = WrapError(EPaymentProvider, "The payment provider did not accept the refund.", callErr)
+	made, callErr := q.call(ctx, req)
+	if callErr != nil {
+		// Refused, maybe because the payment was refunded in part or in full
+		// elsewhere and its event has not arrived: learn what the provider
+		// refunded so far, and ask again for what truly remains.
+		if left, ok := q.learn(ctx, req, log); ok {
+			req.Remaining = left
+			made, callErr = q.call(ctx, req)
 		}
 	}
 	now := q.Now()
@@ -200,6 +200,109 @@ func (q *Refunds) make(ctx context.Context, req RefundRequest) error {
 		log.InfoContext(ctx, "refund made", "refund_id", made.ID, "amount", made.Amount, "currency", made.Currency, "reason", req.Reason)
 	}
 	return nil
+}
+
+// call asks the provider to refund what remains of the request's payment
+// (nothing when nothing remains).
+func (q *Refunds) call(ctx context.Context, req RefundRequest) (*Refund, error) {
+	if req.Remaining <= 0 {
+		return nil, nil
+	}
+	made, err := q.Provider.Refund(ctx, ProviderRefund{
+		BookingID: req.BookingID, PaymentIntentID: req.PaymentIntentID, Amount: req.Remaining, Currency: req.Currency,
+		IdempotencyKey: refundCallKey(req),
+	})
+	if err != nil && ErrorCode(err) == EInternal {
+		err = WrapError(EPaymentProvider, "The payment provider did not accept the refund.", err)
+	}
+	return made, err
+}
+
+// learn reads from the provider what it refunded of the request's payment
+// and records what the product did not know yet (as a charge.refunded
+// event without its list would). It returns what remains of the payment
+// afterwards, and whether anything was learnt.
+func (q *Refunds) learn(ctx context.Context, req RefundRequest, log *slog.Logger) (int64, bool) {
+	reader, ok := q.Provider.(ChargeReader)
+	if !ok || req.PaymentIntentID == "" {
+		return 0, false
+	}
+	cs, err := reader.ChargeRefunds(ctx, req.PaymentIntentID)
+	if err != nil {
+		log.WarnContext(ctx, "could not read the charge of a refused refund", "err", err)
+		return 0, false
+	}
+	learnt := false
+	now := q.Now()
+	st, err := q.Store.ChangeBooking(ctx, req.BookingID, func(st *State) (Plan, error) {
+		p := DecideChargeState(st, req.PaymentID, cs, now)
+		learnt = len(p.Refunds) > 0
+		return p, nil
+	})
+	if err != nil {
+		log.ErrorContext(ctx, "could not record the refunds read from the provider", "err", err)
+		return 0, false
+	}
+	if !learnt {
+		return 0, false
+	}
+	for i := range st.Payments {
+		if st.Payments[i].ID == req.PaymentID {
+			left := st.remaining(&st.Payments[i])
+			log.InfoContext(ctx, "refunds learnt from the provider", "amount_refunded", cs.AmountRefunded, "remaining", left)
+			return left, true
+		}
+	}
+	return 0, false
+}
+
+// ChargeReader reads a payment's charge from the provider: what it
+// refunded so far, whatever events the product received.
+type ChargeReader interface {
+	ChargeRefunds(ctx context.Context, paymentIntentID string) (*ChargeState, error)
+}
+
+// ChargeState is a charge as the provider sees it now.
+type ChargeState struct {
+	ChargeID       string
+	Amount         int64
+	AmountRefunded int64
+	Currency       string
+}
+
+// DecideChargeState records, against payment paymentID, the refunds the
+// provider reports that the product did not know of: the difference between
+// its cumulative refunded amount and the refunds recorded, under the id a
+// charge.refunded event without its list would give them, so that the
+// event, when it arrives, adds nothing. A payment refunded in full settles
+// its owed refund, and a booking with everything refunded becomes refunded.
+func DecideChargeState(st *State, paymentID int64, cs *ChargeState, now time.Time) Plan {
+	var pay *Payment
+	for i := range st.Payments {
+		if st.Payments[i].ID == paymentID {
+			pay = &st.Payments[i]
+		}
+	}
+	if pay == nil {
+		return Plan{}
+	}
+	delta := min(cs.AmountRefunded-st.refunded(pay.ID), st.remaining(pay))
+	if delta <= 0 || !strings.EqualFold(cs.Currency, pay.Currency) {
+		return Plan{}
+	}
+	p := Plan{Outcome: OutcomeProcessed, Detail: "refunds read from the payment provider",
+		Refunds: []Refund{{ID: fmt.Sprintf("%s:refunded:%d", cs.ChargeID, cs.AmountRefunded), PaymentID: pay.ID,
+			Amount: delta, Currency: pay.Currency, Source: RefundSourceProvider}}}
+	if st.remaining(pay) == delta {
+		if r := st.owedFor(pay.ID); r != nil {
+			p.Requests = append(p.Requests, RequestUpdate{ID: r.ID, State: RequestDone})
+		}
+	}
+	b := &st.Booking
+	if b.AmountPaid > 0 && b.AmountRefunded+delta >= b.AmountPaid && b.Status != StatusRefunded {
+		p.Move = &Move{To: StatusRefunded, Cause: Cause{Kind: CauseSys, Ref: "provider_refunds"}}
+	}
+	return *st.finish(&p, now)
 }
 
 // refundCallKey is the provider idempotency key of one call: the request's
@@ -231,12 +334,12 @@ func DecideRefundMade(st *State, req RefundRequest, made *Refund, callErr error,
 			p.Requests = append(p.Requests, RequestUpdate{ID: req.ID, State: RequestDone})
 		}
 		p.Detail = "nothing left to refund"
-		return *st.finish(&p)
+		return *st.finish(&p, now)
 	}
 	if callErr != nil {
 		if owed == nil {
 			p.Detail = "refund no longer owed"
-			return *st.finish(&p)
+			return *st.finish(&p, now)
 		}
 		attempts := owed.Attempts + 1
 		msg := safeMessage(callErr)
@@ -246,7 +349,7 @@ func DecideRefundMade(st *State, req RefundRequest, made *Refund, callErr error,
 		if attempts >= RefundReviewAfter && b.Status != StatusNeedsReview && b.Status != StatusRefunded {
 			p.Move = &Move{To: StatusNeedsReview, HoldsSlot: b.HoldsSlot, Reason: ReasonRefundFailing + ": " + msg, Cause: cause}
 		}
-		return *st.finish(&p)
+		return *st.finish(&p, now)
 	}
 	known := false
 	for _, r := range st.Refunds {
@@ -272,7 +375,7 @@ func DecideRefundMade(st *State, req RefundRequest, made *Refund, callErr error,
 		p.Move = &Move{To: StatusRefunded, Cause: cause}
 	}
 	p.Detail = "refunded " + formatMoney(made.Amount, made.Currency)
-	return *st.finish(&p)
+	return *st.finish(&p, now)
 }
 
 // requestCause is who a refund request acts for, for the audit trail.

@@ -2,6 +2,7 @@ package payment
 
 import (
 	"context"
+	"errors"
 	"crypto/sha256"
 	"encoding/hex"
 
@@ -47,4 +48,21 @@ func (d *Demo) Refund(ctx context.Context, req booking.ProviderRefund) (*booking
 	sum := sha256.Sum256([]byte("demo-refund\x00" + key))
 	return &booking.Refund{ID: "re_demo_" + hex.EncodeToString(sum[:12]), Amount: req.Amount,
 		Currency: req.Currency, Status: "succeeded"}, nil
+}
+
+// ChargeRefunds reads the latest charge of a PaymentIntent: what Stripe has
+// refunded of it so far, whatever webhooks the product received.
+// Errors: payment_provider_error.
+func (s *Stripe) ChargeRefunds(ctx context.Context, paymentIntentID string) (*booking.ChargeState, error) {
+	p := &stripe.PaymentIntentRetrieveParams{}
+	p.AddExpand("latest_charge")
+	pi, err := s.sc.V1PaymentIntents.Retrieve(ctx, paymentIntentID, p)
+	if err != nil {
+		return nil, providerError("retrieve payment intent", err)
+	}
+	ch := pi.LatestCharge
+	if ch == nil || ch.ID == "" {
+		return nil, providerError("retrieve payment intent", errors.New("no charge"))
+	}
+	return &booking.ChargeState{ChargeID: ch.ID, Amount: ch.Amount, AmountRefunded: ch.AmountRefunded, Currency: string(ch.Currency)}, nil
 }

@@ -183,11 +183,22 @@ WHERE id = $1`
 // slot, the plan's fallback applies instead. It returns the plan to apply
 // and whether its booking row is written already.
 func takeSlot(ctx context.Context, tx pgx.Tx, st *booking.State, p booking.Plan, sessionID string) (booking.Plan, bool, error) {
-	if p.After == nil || !p.After.TakesSlot || p.Fallback == nil {
+	if p.After == nil || !p.After.TakesSlot {
 		return p, false, nil
+	}
+	if p.Fallback == nil {
+		// No fallback: release the lapsed holds in the way; a collision with
+		// a live holder is the caller's error (slot_unavailable).
+		b := &st.Booking
+		_, err := tx.Exec(ctx, releaseLapsedSQL, b.ResourceID, b.StartsAt, b.EndsAt, p.After.ReleaseLapsed)
+		return p, false, err
 	}
 	sp, err := tx.Begin(ctx)
 	if err != nil {
+		return p, false, err
+	}
+	b := &st.Booking
+	if _, err := sp.Exec(ctx, releaseLapsedSQL, b.ResourceID, b.StartsAt, b.EndsAt, p.After.ReleaseLapsed); err != nil {
 		return p, false, err
 	}
 	_, err = sp.Exec(ctx, updateBookingSQL, bookingArgs(st, p.After, sessionID)...)

@@ -1,0 +1,323 @@
+package modeltest
+
+import (
+	"time"
+
+	"github.com/bookingplatform/booking/internal/booking"
+)
+
+// The reference model: the rules of SPEC §3 and §3.1 written again, small
+// and plain, over what the product has been told (delivered events, staff
+// actions, the refunds Stripe answered). The test compares the product with
+// it after every step.
+
+const (
+	price        = 5000
+	reviewAfter  = booking.RefundReviewAfter
+	holdDuration = 30*time.Minute + 30*time.Second // the hold and its grace
+)
+
+type mPayment struct {
+	session, pi string
+	amount      int64
+	currency    string
+	refunded    int64
+}
+
+type mBooking struct {
+	id, session string
+	slot        int
+	status      booking.Status
+	holds       bool
+	holdUntil   time.Time
+	paid        int64
+	refunded    int64
+	payments    map[string]*mPayment // by session
+	refundIDs   map[string]bool
+	disputes    map[string]string // id → status
+	owed        map[string]bool   // by PaymentIntent: a refund of what remains is owed
+	attempts    map[string]int    // by PaymentIntent: failed attempts of the owed refund
+}
+
+func (b *mBooking) kept() int64 { return b.paid - b.refunded }
+
+type model struct {
+	now      time.Time
+	bookings []*mBooking
+	bySess   map[string]*mBooking
+	byPI     map[string]*mBooking
+	seen     map[string]bool      // event ids the ledger holds
+	waiting  map[string][]*wEvent // money events waiting for their payment, by PaymentIntent
+	waitSeen map[string]bool      // ids of those events
+}
+
+func newModel(now time.Time) *model {
+	return &model{now: now, bySess: map[string]*mBooking{}, byPI: map[string]*mBooking{}, seen: map[string]bool{},
+		waiting: map[string][]*wEvent{}, waitSeen: map[string]bool{}}
+}
+
+// holder returns the booking that holds slot, if any, other than except.
+func (m *model) holder(slot int, except *mBooking) *mBooking {
+	for _, b := range m.bookings {
+		if b != except && b.slot == slot && b.holds {
+			return b
+		}
+	}
+	return nil
+}
+
+// releaseLapsed expires the pending holds of slot that lapsed.
+func (m *model) releaseLapsed(slot int) {
+	for _, b := range m.bookings {
+		if b.slot == slot && b.status == booking.StatusPending && !b.holdUntil.After(m.now) {
+			b.status, b.holds = booking.StatusExpired, false
+		}
+	}
+}
+
+// book: a customer asks for slot; false when it is taken.
+func (m *model) book(slot int) bool {
+	m.releaseLapsed(slot)
+	return m.holder(slot, nil) == nil
+}
+
+func (m *model) addBooking(id, session string, slot int) *mBooking {
+	b := &mBooking{id: id, session: session, slot: slot, status: booking.StatusPending, holds: true,
+		holdUntil: m.now.Add(holdDuration).Truncate(time.Second), payments: map[string]*mPayment{},
+		refundIDs: map[string]bool{}, disputes: map[string]string{}, owed: map[string]bool{}, attempts: map[string]int{}}
+	m.bookings = append(m.bookings, b)
+	m.bySess[session] = b
+	return b
+}
+
+func (m *model) setStatus(b *mBooking, s booking.Status) {
+	b.status = s
+	if s != booking.StatusNeedsReview {
+		b.holds = s.HoldsSlot()
+	}
+}
+
+// deliver applies an event the product received (webhook, return page,
+// replay). replay: applied again, whether or not it was seen.
+func (m *model) deliver(ev *wEvent, replay bool) {
+	if m.seen[ev.id] && !replay {
+		return
+	}
+	m.seen[ev.id] = true
+	switch ev.typ {
+	case booking.EventCheckoutCompleted, booking.EventCheckoutAsyncSucceeded:
+		b := m.bySess[ev.session]
+		if b == nil {
+			return
+		}
+		if ev.payStatus == "paid" {
+			m.paid(b, ev)
+		} else if b.status == booking.StatusPending {
+			m.setStatus(b, booking.StatusAwaitingPayment)
+		}
+	case booking.EventCheckoutAsyncFailed:
+		if b := m.bySess[ev.session]; b != nil && (b.status == booking.StatusPending || b.status == booking.StatusAwaitingPayment) {
+			m.setStatus(b, booking.StatusPaymentFailed)
+		}
+	case booking.EventCheckoutExpired:
+		if b := m.bySess[ev.session]; b != nil && b.status == booking.StatusPending {
+			m.setStatus(b, booking.StatusExpired)
+		}
+	case booking.EventChargeRefunded, booking.EventDisputeCreated, booking.EventDisputeClosed:
+		b := m.byPI[ev.pi]
+		if b == nil {
+			if !m.waitSeen[ev.id] {
+				m.waitSeen[ev.id] = true
+				m.waiting[ev.pi] = append(m.waiting[ev.pi], ev)
+			}
+			return
+		}
+		m.money(b, ev)
+	}
+}
+
+// paid: money arrived through the booking's session.
+func (m *model) paid(b *mBooking, ev *wEvent) {
+	if b.payments[ev.session] != nil {
+		return
+	}
+	p := &mPayment{session: ev.session, pi: ev.pi, amount: ev.amount, currency: ev.currency}
+	b.payments[ev.session] = p
+	b.paid += ev.amount
+	m.byPI[ev.pi] = b
+	mismatch := ev.amount != price || ev.currency != "eur"
+	take := func() {
+		if mismatch {
+			b.status, b.holds = booking.StatusNeedsReview, true
+		} else {
+			m.setStatus(b, booking.StatusConfirmed)
+		}
+	}
+	switch b.status {
+	case booking.StatusPending, booking.StatusAwaitingPayment:
+		take()
+	case booking.StatusExpired:
+		m.releaseLapsed(b.slot)
+		if m.holder(b.slot, b) == nil {
+			take()
+		} else {
+			b.owed[p.pi] = true
+		}
+	case booking.StatusNeedsReview:
+		if !b.holds {
+			b.owed[p.pi] = true
+		}
+	default: // confirmed (paid twice), cancelled, payment_failed, refunded
+		b.owed[p.pi] = true
+	}
+	// Refund and dispute events that arrived first are applied now.
+	for _, w := range m.waiting[ev.pi] {
+		m.money(b, w)
+	}
+	delete(m.waiting, ev.pi)
+}
+
+func (m *model) payment(b *mBooking, pi string) *mPayment {
+	for _, p := range b.payments {
+		if p.pi == pi {
+			return p
+		}
+	}
+	return nil
+}
+
+// money applies a refund or dispute event to the booking its charge paid.
+func (m *model) money(b *mBooking, ev *wEvent) {
+	p := m.payment(b, ev.pi)
+	switch ev.typ {
+	case booking.EventDisputeCreated:
+		if _, ok := b.disputes[ev.dispute]; !ok {
+			b.disputes[ev.dispute] = ev.disputeStat
+		}
+		return
+	case booking.EventDisputeClosed:
+		b.disputes[ev.dispute] = ev.disputeStat
+		return
+	}
+	var add int64
+	if ev.refunds != nil {
+		left := p.amount - p.refunded
+		for _, r := range ev.refunds {
+			if b.refundIDs[r.id] || r.amount > left {
+				continue
+			}
+			b.refundIDs[r.id] = true
+			left -= r.amount
+			add += r.amount
+		}
+	} else if d := ev.cumulative - p.refunded; d > 0 {
+		add = d
+	}
+	m.refund(b, p, add)
+}
+
+// refund records add refunded on payment p, with its consequences.
+func (m *model) refund(b *mBooking, p *mPayment, add int64) {
+	p.refunded += add
+	b.refunded += add
+	if p.refunded >= p.amount {
+		delete(b.owed, p.pi)
+		delete(b.attempts, p.pi)
+	}
+	if b.paid > 0 && b.refunded >= b.paid && b.status != booking.StatusRefunded {
+		m.setStatus(b, booking.StatusRefunded)
+	}
+}
+
+// refundCall applies a call the product made to the Refunds API. It
+// returns a problem when the product should not have made it. A refused
+// call that the product follows with a read that teaches it refunds made
+// elsewhere is not a failed attempt: it asks again at once.
+func (m *model) refundCall(c refundCall, next *refundCall) string {
+	b := m.byPI[c.req.PaymentIntentID]
+	if b == nil {
+		return "refund of an unknown payment intent " + c.req.PaymentIntentID
+	}
+	p := m.payment(b, c.req.PaymentIntentID)
+	if !b.owed[p.pi] {
+		return "refund call for " + p.pi + " while none is owed"
+	}
+	if c.read {
+		// The product learns the refunds Stripe made that it had not heard of.
+		if c.ok && c.refunded > p.refunded {
+			m.refund(b, p, min(c.refunded-p.refunded, p.amount-p.refunded))
+		}
+		return ""
+	}
+	if c.req.Amount != p.amount-p.refunded {
+		return "refund call for " + p.pi + " not of what remains"
+	}
+	if !c.ok {
+		if next != nil && next.read && next.ok && next.req.PaymentIntentID == p.pi && next.refunded > p.refunded {
+			return ""
+		}
+		b.attempts[p.pi]++
+		if b.attempts[p.pi] >= reviewAfter && b.status != booking.StatusNeedsReview && b.status != booking.StatusRefunded {
+			b.status = booking.StatusNeedsReview // keeps holds
+		}
+		return ""
+	}
+	b.refundIDs[c.id] = true
+	m.refund(b, p, c.req.Amount)
+	return ""
+}
+
+// staffCancel returns the error code the product must answer ("" for
+// success) and changes the model; refunds owed are then made by the
+// product and applied through refundCall.
+func (m *model) staffCancel(b *mBooking) string {
+	switch b.status {
+	case booking.StatusPending, booking.StatusAwaitingPayment:
+		m.setStatus(b, booking.StatusCancelled)
+		return ""
+	case booking.StatusConfirmed, booking.StatusNeedsReview:
+		owes := len(b.owed) > 0
+		for _, p := range b.payments {
+			if p.amount-p.refunded > 0 {
+				b.owed[p.pi], owes = true, true
+			}
+		}
+		if !owes && b.kept() <= 0 {
+			if b.paid > 0 {
+				m.setStatus(b, booking.StatusRefunded)
+			} else {
+				m.setStatus(b, booking.StatusCancelled)
+			}
+		}
+		return ""
+	}
+	if len(b.owed) > 0 {
+		return ""
+	}
+	return booking.EConflict
+}
+
+// staffAccept returns the error code the product must answer.
+func (m *model) staffAccept(b *mBooking) string {
+	if b.status != booking.StatusNeedsReview || b.kept() <= 0 {
+		return booking.EConflict
+	}
+	if !b.holds {
+		m.releaseLapsed(b.slot)
+		if m.holder(b.slot, b) != nil {
+			return booking.ESlotUnavailable
+		}
+	}
+	m.setStatus(b, booking.StatusConfirmed)
+	b.owed, b.attempts = map[string]bool{}, map[string]int{}
+	return ""
+}
+
+// sweep expires the pending holds that lapsed.
+func (m *model) sweep() {
+	for _, b := range m.bookings {
+		if b.status == booking.StatusPending && !b.holdUntil.After(m.now) {
+			m.setStatus(b, booking.StatusExpired)
+		}
+	}
+}
