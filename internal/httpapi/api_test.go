@@ -28,6 +28,10 @@ func hourlyUTC(t testing.TB, from string, n int) []time.Time {
 	return out
 }
 
+// before2030 is the clock of the tests that use fixed dates in 2030: they
+// are in the future whatever the day the tests run.
+func before2030() time.Time { return time.Date(2029, 12, 31, 12, 0, 0, 0, time.UTC) }
+
 // checkSlots asserts slots start exactly at want, in UTC, each lasting dur.
 func checkSlots(t testing.TB, slots []booking.Slot, want []time.Time, dur time.Duration) {
 	t.Helper()
@@ -110,7 +114,7 @@ func TestResourceList(t *testing.T) {
 
 func TestAvailability(t *testing.T) {
 	t.Parallel()
-	tb := setup(t, setupOpts{})
+	tb := setup(t, setupOpts{now: before2030})
 	// 2030-01-07 is a Monday.
 	hours := []booking.OpenSpan{{Weekday: 1, Start: "09:00", End: "12:00"}, {Weekday: 3, Start: "14:00", End: "16:30"}}
 	res := pgtest.CreateResource(t, tb.db, pgtest.ResourceOpts{WeeklyHours: hours})
@@ -203,7 +207,7 @@ func TestAvailability(t *testing.T) {
 
 func TestAvailabilityDaylightSaving(t *testing.T) {
 	t.Parallel()
-	tb := setup(t, setupOpts{})
+	tb := setup(t, setupOpts{now: before2030})
 	paris := pgtest.CreateResource(t, tb.db, pgtest.ResourceOpts{Timezone: "Europe/Paris"})
 
 	t.Run("ordinary day", func(t *testing.T) {
@@ -249,11 +253,15 @@ func TestAvailabilityDaylightSaving(t *testing.T) {
 
 func TestCompatCreateCheckoutSession(t *testing.T) {
 	t.Parallel()
-	tb := setup(t, setupOpts{})
+	paris, err := time.LoadLocation("Europe/Paris")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The server's clock reads 09:30 in Paris on the day booked.
+	day := pgtest.TestDay(paris)
+	tb := setup(t, setupOpts{now: pgtest.ClockAt(pgtest.WallTime(day, 9, 30)).Now})
 	def := pgtest.CreateResource(t, tb.db, pgtest.ResourceOpts{Default: true, Timezone: "Europe/Paris"})
-	day := time.Now().AddDate(0, 0, 10)
 	date := day.Format(time.DateOnly)
-	paris, _ := time.LoadLocation("Europe/Paris")
 	body := func(change func(m map[string]string)) map[string]string {
 		m := map[string]string{"firstName": "Ada", "lastName": "Lovelace", "email": "ada@example.com", "date": date, "time": "10:00"}
 		if change != nil {
@@ -310,7 +318,9 @@ func TestCompatCreateCheckoutSession(t *testing.T) {
 			m["date"], m["time"] = "2030-03-31", "02:00"
 		}), 422, "validation_failed", []string{"time"}},
 		{"off the slot grid", body(func(m map[string]string) { m["time"] = "10:30" }), 422, "validation_failed", []string{"startsAt"}},
-		{"in the past", body(func(m map[string]string) { m["date"] = time.Now().AddDate(0, 0, -2).Format(time.DateOnly) }),
+		{"in the past", body(func(m map[string]string) { m["date"] = day.AddDate(0, 0, -2).Format(time.DateOnly) }),
+			422, "validation_failed", []string{"startsAt"}},
+		{"started half an hour ago", body(func(m map[string]string) { m["time"] = "09:00" }),
 			422, "validation_failed", []string{"startsAt"}},
 		{"unknown field", map[string]any{"firstName": "Ada", "lastName": "L", "email": "ada@example.com", "date": date,
 			"time": "11:00", "price": 1}, 400, "invalid_json", nil},

@@ -2,7 +2,6 @@ package pgtest
 
 import (
 	"context"
-
 	"crypto/rand"
 	"encoding/hex"
 	"sync/atomic"

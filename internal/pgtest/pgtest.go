@@ -1,6 +1,7 @@
 // Package pgtest gives each test a fresh PostgreSQL database cloned from a
-// template migrated once per migration set (through pgtestdb). Tests fail,
-// never skip, when PostgreSQL is not reachable.
+// template migrated once per migration set (through pgtestdb), factories of
+// rows, and a test clock for tests that depend on the time of day. Tests
+// fail, never skip, when PostgreSQL is not reachable.
 package pgtest
 
 import (
