@@ -4,7 +4,7 @@
 -- ledger insert, the booking lock and the payment check; one pipeline with
 -- the payment insert, the status change, the ledger outcome and the look-up
 -- of refund or dispute events that came before the payment; COMMIT.
--- Run by cmd/webhookbench (scripts/bench.sh) with:
+-- Run by e2e/webhookbench (scripts/bench.sh) with:
 --   -D k=0 -D clients=<c> -D base=<b>   booking n = base + k*clients + client_id
 --   -D apiver=... -D payload=\x...      the event's API version and raw bytes
 -- pgbench cannot read results inside a pipeline (\gset), so the values the

@@ -37,10 +37,10 @@ trap cleanup EXIT
 log "creating database ${db}"
 "${psql_admin[@]}" -c "DROP DATABASE IF EXISTS ${db} WITH (FORCE)" -c "CREATE DATABASE ${db}"
 
-log "building bin/booking (release flags) and the load generator"
+log "building bin/booking (release flags) and the load generator (module e2e)"
 mkdir -p bin
 CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o bin/booking ./cmd/booking
-go build -o "$work/webhookbench" ./cmd/webhookbench
+(cd e2e && go build -o "$work/webhookbench" ./webhookbench)
 
 : >"$work/empty.env" # no .env file from the working tree
 export ENV_FILE="$work/empty.env"

@@ -54,7 +54,7 @@ ensure_stripe_mock() {
 }
 
 # ensure_chromium installs Debian's Chromium for the browser tests
-# (internal/browsertest) unless it is there or BROWSER_TESTS=skip.
+# (e2e/browsertest) unless it is there or BROWSER_TESTS=skip.
 ensure_chromium() {
   if [ "${BROWSER_TESTS:-}" = "skip" ] || command -v chromium >/dev/null; then
     return 0
@@ -62,4 +62,21 @@ ensure_chromium() {
   log "installing Chromium for the browser tests"
   if [ "$(id -u)" -ne 0 ]; then echo "Chromium is not installed; install it (apt-get install chromium) or set BROWSER_TESTS=skip" >&2; exit 1; fi
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+}
+
+GOLANGCI_LINT_VERSION=v2.15.0
+
+# ensure_golangci_lint installs golangci-lint $GOLANGCI_LINT_VERSION into
+# GOPATH/bin unless that version is there already, and puts that directory
+# first in PATH so this version is the one run.
+ensure_golangci_lint() {
+  local gopath bin
+  gopath="$(go env GOPATH)"
+  bin="${gopath%%:*}/bin"
+  export PATH="$bin:$PATH"
+  if [ -x "$bin/golangci-lint" ] && [ "v$("$bin/golangci-lint" version --short 2>/dev/null)" = "$GOLANGCI_LINT_VERSION" ]; then
+    return 0
+  fi
+  log "installing golangci-lint $GOLANGCI_LINT_VERSION into $bin (once; it takes a few minutes)"
+  GOBIN="$bin" go install "github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$GOLANGCI_LINT_VERSION"
 }

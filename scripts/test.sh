@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test: starts (installing if needed) PostgreSQL and stripe-mock,
-# downloads Go modules, then gofmt, go vet, go test -race and short fuzz runs.
+# Runs every test of both Go modules: the product (the repository root) and
+# e2e/ (browser tests and the benchmark tool). Starts (installing if needed)
+# PostgreSQL, stripe-mock and Chromium, downloads Go modules, then gofmt,
+# go vet, golangci-lint, go test -race and short fuzz runs.
 # FUZZTIME=0 skips the fuzz runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,17 +14,22 @@ ensure_chromium
 cleanup() { if [ -n "${STRIPE_MOCK_PID:-}" ]; then kill "$STRIPE_MOCK_PID" 2>/dev/null || true; fi; }
 trap cleanup EXIT
 
+modules=(. e2e)
+
 log "downloading Go modules"
-go mod download
+for m in "${modules[@]}"; do (cd "$m" && go mod download); done
 
 log "gofmt"
-unformatted="$(gofmt -l cmd internal)"
+unformatted="$(gofmt -l cmd internal e2e)"
 if [ -n "$unformatted" ]; then echo "not gofmt-ed:"; echo "$unformatted"; exit 1; fi
 log "go vet"
-go vet ./...
+for m in "${modules[@]}"; do (cd "$m" && go vet ./...); done
+scripts/lint.sh
 
 log "go test -race"
 go test -race -count=1 -timeout 15m ./...
+log "go test -race (e2e)"
+(cd e2e && go test -race -count=1 -timeout 15m ./...)
 
 fuzztime="${FUZZTIME:-20s}"
 if [ "$fuzztime" != "0" ]; then

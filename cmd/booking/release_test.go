@@ -217,7 +217,7 @@ func TestReleaseBinary(t *testing.T) {
 		t.Cleanup(func() {
 			if cmd.ProcessState == nil {
 				_ = cmd.Process.Kill()
-				<-exited
+				t.Logf("server stopped: %v", <-exited)
 			}
 		})
 
@@ -353,7 +353,8 @@ func TestReleaseBinary(t *testing.T) {
 						t.Errorf("line %q is not \"VARIABLE: problem\"", l)
 						continue
 					}
-					count[l[:strings.Index(l, ":")]]++
+					name, _, _ := strings.Cut(l, ":")
+					count[name]++
 				}
 				for _, v := range tc.want {
 					if count[v] != 1 {

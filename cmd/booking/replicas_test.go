@@ -90,8 +90,7 @@ func (r *replica) stop(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		_ = syscall.Kill(r.cmd.Process.Pid, syscall.SIGKILL)
-		<-done
-		t.Errorf("replica %s did not stop on SIGTERM", r.addr)
+		t.Errorf("replica %s did not stop on SIGTERM; killed: %v", r.addr, <-done)
 	}
 }
 

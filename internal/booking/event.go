@@ -127,7 +127,7 @@ func (e *PaymentEvent) bringsMoney() bool {
 // are applied one at a time, so that an event arriving before its payment
 // is always found by the transaction that records the payment.
 func (e *PaymentEvent) IntentLock() string {
-	if e.PaymentIntentID == "" || !(e.bringsMoney() || e.IsMoney()) {
+	if e.PaymentIntentID == "" || (!e.bringsMoney() && !e.IsMoney()) {
 		return ""
 	}
 	return e.PaymentIntentID

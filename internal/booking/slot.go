@@ -70,7 +70,7 @@ func wallClock(y int, mo time.Month, d, minute int, loc *time.Location) (first, 
 		case afterStart && beforeEnd:
 			// The clock reads the wall time in this period, at cand.
 			if !haveReached {
-				reached, haveReached = cand, true
+				reached = cand
 			}
 			return cand, reached, true
 		case !afterStart && !haveReached:

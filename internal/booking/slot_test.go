@@ -488,7 +488,7 @@ func TestSlotsOnDaylightSavingExact(t *testing.T) {
 	t.Parallel()
 	sun := func(start, end string) booking.OpenSpan { return booking.OpenSpan{Weekday: 0, Start: start, End: end} }
 	sat := func(start, end string) booking.OpenSpan { return booking.OpenSpan{Weekday: 6, Start: start, End: end} }
-	join := func(parts ...[]string) []string { return slices.Concat(parts...) }
+	join := slices.Concat[[]string]
 	const m45, m90 = 45 * time.Minute, 90 * time.Minute
 	tests := []struct {
 		name string

@@ -271,7 +271,7 @@ func (r *run) exec(s step) {
 		}
 		r.note("staff cancel booking #%d: %q (model %q)", r.index(b), got, want)
 		r.refundCalls()
-		if got != want && !(want == "" && got == booking.EPaymentProvider) {
+		if got != want && (want != "" || got != booking.EPaymentProvider) {
 			r.fail("staff cancel of booking #%d: %v, model says %q", r.index(b), err, want)
 		}
 	case "accept":

@@ -94,7 +94,10 @@ func TestListEventsPages(t *testing.T) {
 	}
 	// The payload is the event itself: it parses again as stored.
 	var first *booking.PaymentEvent
-	for le := range st.ListEvents(context.Background(), since) {
+	for le, err := range st.ListEvents(context.Background(), since) {
+		if err != nil {
+			t.Fatalf("list events: %v", err)
+		}
 		first = le.Event
 		break
 	}

@@ -2,9 +2,9 @@ package payment
 
 import (
 	"context"
-	"errors"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 
 	"github.com/stripe/stripe-go/v85"
 

@@ -2,8 +2,10 @@ package browsertest_test
 
 import (
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -17,7 +19,7 @@ import (
 func TestBookPayAndSeeItAsStaff(t *testing.T) {
 	t.Parallel()
 	a := newApp(t)
-	b := newBrowser(t, 1280, 900)
+	b := a.newBrowser(t, 1280, 900)
 
 	b.do(t, chromedp.Navigate(a.url+"/"))
 	b.waitFor(t, `document.querySelectorAll('#slots .slot').length > 0`)
@@ -70,13 +72,7 @@ func TestBookPayAndSeeItAsStaff(t *testing.T) {
 
 	// Staff see the booking and the ledger row of the payment.
 	a.createStaff(t)
-	b.do(t, chromedp.Navigate(a.url+"/login"))
-	b.do(t,
-		fill("#login-email", a.email),
-		fill("#login-password", a.password),
-		chromedp.Click(chromedp.CSS("#login-submit")),
-	)
-	b.waitFor(t, `location.pathname === '/dashboard'`)
+	b.signIn(t, a, a.email)
 	b.waitFor(t, `document.querySelector('#bookings-body tr[data-booking]') !== null`)
 	row := text(t, b, `#bookings-body tr[data-booking="`+bk.ID+`"]`)
 	for _, want := range []string{bk.Reference, "Jane Doe", "jane@example.com", "€50.00", "Confirmed"} {
@@ -118,12 +114,73 @@ func TestBookPayAndSeeItAsStaff(t *testing.T) {
 	b.check(t)
 }
 
+// TestBookingAtAnyHour books on the page with the server's and the browser's
+// clocks at three hours of the test day (a Wednesday) in Paris: the page
+// opens on the first day with free times, offers only the times still ahead,
+// and the first of them is booked and paid.
+func TestBookingAtAnyHour(t *testing.T) {
+	t.Parallel()
+	open := []string{"09:00", "10:00", "11:00", "12:00", "13:00", "14:00", "15:00", "16:00"}
+	for _, tt := range []struct {
+		name         string
+		hour, minute int
+		days         int      // the day the page opens on, in days after the test day
+		times        []string // the times it offers
+	}{
+		{name: "08:00 before opening", hour: 8, minute: 0, days: 0, times: open},
+		{name: "15:30 with one time left", hour: 15, minute: 30, days: 0, times: []string{"16:00"}},
+		{name: "23:50 with none left", hour: 23, minute: 50, days: 1, times: open},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			a := newAppAt(t, tt.hour, tt.minute)
+			b := a.newBrowser(t, 390, 844)
+			b.do(t, chromedp.Navigate(a.url+"/"))
+			b.waitFor(t, `document.querySelector('#slots').getAttribute('aria-busy') === 'false' && document.querySelectorAll('#slots .slot').length > 0`)
+
+			if skew := time.UnixMilli(int64(eval[float64](t, b, "Date.now()"))).Sub(a.clock.Now()); skew.Abs() > 5*time.Second {
+				t.Errorf("the browser's clock is %v off the server's", skew)
+			}
+			day := a.today().AddDate(0, 0, tt.days)
+			if got := eval[string](t, b, `document.querySelector('#date').value`); got != day.Format(time.DateOnly) {
+				t.Errorf("the page opens on %s, want %s", got, day.Format(time.DateOnly))
+			}
+			if got := eval[[]string](t, b, `Array.from(document.querySelectorAll('#slots .slot label'), l => l.innerText)`); !slices.Equal(got, tt.times) {
+				t.Errorf("times offered %v, want %v", got, tt.times)
+			}
+
+			b.do(t,
+				chromedp.Click(chromedp.CSS("#slots .slot label")),
+				fill("#firstName", "Jane"), fill("#lastName", "Doe"), fill("#email", "jane@example.com"),
+				chromedp.Click(chromedp.CSS("#submit")),
+			)
+			b.waitFor(t, `location.pathname.startsWith('/demo/checkout/cs_demo_')`)
+			session := strings.TrimPrefix(eval[string](t, b, "location.pathname"), "/demo/checkout/")
+			b.do(t, chromedp.Click(chromedp.CSS("#demo-pay")))
+			b.waitFor(t, `location.pathname === '/success' && document.querySelector('#status').dataset.status === 'confirmed'`)
+
+			bk, err := a.db.FindBookingBySession(t.Context(), session)
+			if err != nil {
+				t.Fatalf("find booking: %v", err)
+			}
+			first, err := time.ParseInLocation("2006-01-02 15:04", day.Format(time.DateOnly)+" "+tt.times[0], a.loc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bk.Status != booking.StatusConfirmed || !bk.StartsAt.Equal(first) {
+				t.Errorf("booking %s at %v, want confirmed at %v", bk.Status, bk.StartsAt, first)
+			}
+			b.check(t)
+		})
+	}
+}
+
 // TestBookingFormErrors shows a validation error next to its field and a
 // clear message when the slot was taken meanwhile.
 func TestBookingFormErrors(t *testing.T) {
 	t.Parallel()
 	a := newApp(t)
-	b := newBrowser(t, 390, 844)
+	b := a.newBrowser(t, 390, 844)
 	b.expect(422, "/api/bookings")
 	b.expect(409, "/api/bookings")
 
@@ -177,8 +234,8 @@ func TestBookingFormErrors(t *testing.T) {
 func TestSuccessPageWaitsForWebhook(t *testing.T) {
 	t.Parallel()
 	a := newApp(t)
-	b := newBrowser(t, 1280, 900)
-	slot := a.freeSlots(t, 1)[0]
+	b := a.newBrowser(t, 1280, 900)
+	slot := a.freeSlots(t, a.today(), 1)[0]
 	c := a.book(t, slot.StartsAt, "sam@example.com")
 	session := *c.Booking.StripeSessionID
 
@@ -204,8 +261,8 @@ func TestSuccessPageWaitsForWebhook(t *testing.T) {
 func TestDemoPayLaterThenFail(t *testing.T) {
 	t.Parallel()
 	a := newApp(t)
-	b := newBrowser(t, 390, 844)
-	slot := a.freeSlots(t, 1)[0]
+	b := a.newBrowser(t, 390, 844)
+	slot := a.freeSlots(t, a.today(), 1)[0]
 	c := a.book(t, slot.StartsAt, "kim@example.com")
 	session := *c.Booking.StripeSessionID
 
@@ -230,8 +287,8 @@ func TestDemoPayLaterThenFail(t *testing.T) {
 func TestDemoCancel(t *testing.T) {
 	t.Parallel()
 	a := newApp(t)
-	b := newBrowser(t, 1280, 900)
-	slot := a.freeSlots(t, 1)[0]
+	b := a.newBrowser(t, 1280, 900)
+	slot := a.freeSlots(t, a.today(), 1)[0]
 	c := a.book(t, slot.StartsAt, "lee@example.com")
 
 	b.do(t, chromedp.Navigate(c.CheckoutURL), chromedp.Click(chromedp.CSS("#demo-cancel")))

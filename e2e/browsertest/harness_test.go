@@ -20,10 +20,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/stripe/stripe-go/v85"
+	"github.com/stripe/stripe-go/v85/webhook"
 
 	"github.com/bookingplatform/booking/internal/app"
 	"github.com/bookingplatform/booking/internal/auth"
@@ -33,14 +37,19 @@ import (
 	"github.com/bookingplatform/booking/internal/postgres"
 )
 
-// app is a running server in demo-payments mode on a fresh database, with a
-// resource and an ADMIN account.
+// testApp is a running server in demo-payments mode on a fresh database,
+// with a resource and the credentials of an ADMIN account (see createStaff).
+// Its clock starts at a chosen wall time of the test day in the resource's
+// zone; the browsers it opens share that clock.
 type testApp struct {
 	app      *app.App
 	db       *postgres.DB
 	url      string
 	demo     *payment.Demo
 	resource *booking.Resource
+	loc      *time.Location
+	clock    *pgtest.Clock
+	secret   string // the webhook signing secret
 	email    string
 	password string
 	logs     *syncBuffer
@@ -73,24 +82,50 @@ func randomHex(n int) string {
 // Monday to Saturday.
 var consultation = booking.DemoResource()
 
+// newApp starts the server with its clock at 10:00 on the test day: the
+// day's first two slots have started and six are free.
 func newApp(t *testing.T) *testApp {
+	t.Helper()
+	return newAppAt(t, 10, 0)
+}
+
+// newAppAt starts the server with its clock at hour:minute on the test day
+// (pgtest.TestDay) in the resource's zone, whatever the real time.
+func newAppAt(t *testing.T, hour, minute int) *testApp {
 	t.Helper()
 	db := pgtest.NewDB(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
-	a := &testApp{db: db, url: "http://" + ln.Addr().String(), logs: &syncBuffer{},
-		email: "admin@example.com", password: "correct-horse-" + randomHex(6)}
-	secret := "whsec_browsertest_" + randomHex(8)
-	a.demo = &payment.Demo{AppURL: a.url, WebhookSecret: secret}
+	loc, err := time.LoadLocation(consultation.Timezone)
+	if err != nil {
+		t.Fatalf("time zone: %v", err)
+	}
+	a := &testApp{db: db, url: "http://" + ln.Addr().String(), logs: &syncBuffer{}, loc: loc,
+		clock:  pgtest.ClockAt(pgtest.WallTime(pgtest.TestDay(loc), hour, minute)),
+		secret: "whsec_browsertest_" + randomHex(8), email: "admin@example.com", password: "correct-horse-" + randomHex(6)}
+	a.demo = &payment.Demo{AppURL: a.url, WebhookSecret: a.secret}
 	log := slog.New(slog.NewJSONHandler(a.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	a.app = app.New(app.Options{DB: db, Logger: log, Payments: a.demo, WebhookSecrets: []string{secret}, Demo: a.demo,
-		Session: auth.SessionOpts{}})
+	a.app = app.New(app.Options{DB: db, Logger: log, Now: a.clock.Now, Payments: a.demo, WebhookSecrets: []string{a.secret},
+		Demo: a.demo, Session: auth.SessionOpts{}})
 	api := a.app.Server
 	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 5 * time.Second}}
 	srv.Start()
 	t.Cleanup(srv.Close)
+	// The background work of `booking serve`, without the sweep (Every 0)
+	// and with the money check every second, so that the dashboard's
+	// figures follow the tests.
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		a.app.Run(ctx, app.Background{CheckEvery: time.Second})
+	}()
+	t.Cleanup(func() {
+		stop()
+		<-done
+	})
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("server log:\n%s", a.logs.String())
@@ -107,11 +142,17 @@ func newApp(t *testing.T) *testApp {
 // createStaff creates the ADMIN account a.email with a.password.
 func (a *testApp) createStaff(t *testing.T) {
 	t.Helper()
+	a.createStaffAs(t, a.email, booking.RoleAdmin)
+}
+
+// createStaffAs creates a staff account of role with a.password.
+func (a *testApp) createStaffAs(t *testing.T, email string, role booking.Role) {
+	t.Helper()
 	hash, err := auth.HashPassword(a.password, nil)
 	if err != nil {
 		t.Fatalf("hash password: %v", err)
 	}
-	if _, err := a.db.CreateStaff(context.Background(), booking.NewStaff{Email: a.email, Role: booking.RoleAdmin, PasswordHash: hash}); err != nil {
+	if _, err := a.db.CreateStaff(context.Background(), booking.NewStaff{Email: email, Role: role, PasswordHash: hash}); err != nil {
 		t.Fatalf("create staff: %v", err)
 	}
 }
@@ -157,9 +198,49 @@ func (a *testApp) send(t *testing.T, b *booking.Booking, e payment.DemoEvent) {
 	if err != nil {
 		t.Fatalf("sign event: %v", err)
 	}
-	req, _ := http.NewRequest(http.MethodPost, a.url+"/webhook", bytes.NewReader(ev.Payload))
+	a.deliver(t, ev.Payload, ev.Header)
+}
+
+// payShort pays b's Checkout Session with amount instead of b's price, as
+// Stripe would report a payment that does not match: the booking goes to
+// needs_review.
+func (a *testApp) payShort(t *testing.T, b *booking.Booking, amount int64) {
+	t.Helper()
+	short := *b
+	short.AmountTotal = amount
+	a.send(t, &short, payment.DemoEvent{Type: booking.EventCheckoutCompleted, PaymentStatus: "paid"})
+}
+
+// openDispute delivers a signed charge.dispute.created event about the
+// payment of booking id: the customer disputes all of it for reason.
+func (a *testApp) openDispute(t *testing.T, id, reason string) {
+	t.Helper()
+	d, _, err := a.db.FindBookingDetail(context.Background(), id)
+	if err != nil {
+		t.Fatalf("find booking %s: %v", id, err)
+	}
+	if len(d.Payments) == 0 {
+		t.Fatalf("booking %s has no payment to dispute", id)
+	}
+	p := d.Payments[0]
+	payload, _ := json.Marshal(map[string]any{
+		"id": "evt_dispute_" + randomHex(8), "object": "event", "type": booking.EventDisputeCreated,
+		"api_version": stripe.APIVersion, "created": time.Now().Unix(), "livemode": false, "pending_webhooks": 1,
+		"data": map[string]any{"object": map[string]any{
+			"id": "dp_" + randomHex(8), "object": "dispute", "amount": p.Amount, "currency": p.Currency,
+			"charge": "ch_" + randomHex(8), "payment_intent": p.PaymentIntentID, "reason": reason, "status": "needs_response",
+		}},
+	})
+	signed := webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: payload, Secret: a.secret, Timestamp: time.Now()})
+	a.deliver(t, payload, signed.Header)
+}
+
+// deliver POSTs a signed event to /webhook, failing t unless the answer is 200.
+func (a *testApp) deliver(t *testing.T, payload []byte, signature string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, a.url+"/webhook", bytes.NewReader(payload))
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Stripe-Signature", ev.Header)
+	req.Header.Set("Stripe-Signature", signature)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("deliver: %v", err)
@@ -167,7 +248,7 @@ func (a *testApp) send(t *testing.T, b *booking.Booking, e payment.DemoEvent) {
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		raw, _ := io.ReadAll(resp.Body)
-		t.Fatalf("deliver %s: status %d: %s", e.Type, resp.StatusCode, raw)
+		t.Fatalf("deliver: status %d: %s", resp.StatusCode, raw)
 	}
 }
 
@@ -181,13 +262,18 @@ func (a *testApp) status(t *testing.T, sessionID string) booking.Status {
 	return b.Status
 }
 
-// freeSlots lists the resource's free slots from today on, up to n.
-func (a *testApp) freeSlots(t *testing.T, n int) []booking.Slot {
+// today is the date of the server's clock in the resource's zone.
+func (a *testApp) today() time.Time {
+	now := a.clock.Now().In(a.loc)
+	return time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, a.loc)
+}
+
+// freeSlots lists the resource's free slots from the date of from on, up to n.
+func (a *testApp) freeSlots(t *testing.T, from time.Time, n int) []booking.Slot {
 	t.Helper()
-	loc, _ := time.LoadLocation(a.resource.Timezone)
 	var out []booking.Slot
 	for d := 0; d < 30 && len(out) < n; d++ {
-		date := time.Now().In(loc).AddDate(0, 0, d).Format("2006-01-02")
+		date := from.AddDate(0, 0, d).Format(time.DateOnly)
 		resp, err := http.Get(a.url + "/api/resources/" + a.resource.ID + "/availability?date=" + date)
 		if err != nil {
 			t.Fatalf("availability: %v", err)
@@ -241,8 +327,9 @@ func chromiumPath(t *testing.T) string {
 	return ""
 }
 
-// newBrowser starts Chromium with an empty profile and a width x height viewport.
-func newBrowser(t *testing.T, width, height int64) *browser {
+// newBrowser starts Chromium with an empty profile and a width x height
+// viewport, its clock set to the server's.
+func (a *testApp) newBrowser(t *testing.T, width, height int64) *browser {
 	t.Helper()
 	// An empty profile per browser; removed after Chromium exits (its
 	// helpers may still write for a moment, hence no t.TempDir).
@@ -285,8 +372,35 @@ func newBrowser(t *testing.T, width, height int64) *browser {
 	if err := chromedp.Listen(ctx, b.record); err != nil {
 		t.Fatalf("start chromium: %v", err)
 	}
-	b.do(t, chromedp.EmulateViewport(width, height))
+	b.do(t, chromedp.EmulateViewport(width, height), shiftClock(a.clock.Shift))
 	return b
+}
+
+// shiftClockJS, formatted with a shift in milliseconds, moves a page's
+// clock: Date() and Date.now() read the shifted time; dates made from a
+// value are untouched.
+const shiftClockJS = `(function () {
+  const shift = %d;
+  const RealDate = Date;
+  function ShiftedDate(...args) {
+    if (!new.target) return new RealDate(RealDate.now() + shift).toString();
+    return args.length ? new RealDate(...args) : new RealDate(RealDate.now() + shift);
+  }
+  ShiftedDate.prototype = RealDate.prototype;
+  ShiftedDate.now = function () { return RealDate.now() + shift; };
+  ShiftedDate.parse = RealDate.parse;
+  ShiftedDate.UTC = RealDate.UTC;
+  globalThis.Date = ShiftedDate;
+})();`
+
+// shiftClock makes every document the tab opens from now on see the real
+// time moved by shift, as the server's test clock does.
+func shiftClock(shift time.Duration) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument,
+			page.AddScriptToEvaluateOnNewDocumentParams{Source: fmt.Sprintf(shiftClockJS, shift.Milliseconds())})
+		return chromedp.Void{}, err
+	}
 }
 
 // expect allows one error response, e.g. expect(409, "/api/bookings").
@@ -414,6 +528,15 @@ func (b *browser) waitFor(t *testing.T, expr string) {
 func text(t *testing.T, b *browser, sel string) string {
 	t.Helper()
 	return eval[string](t, b, fmt.Sprintf("(document.querySelector(%q) || {innerText: ''}).innerText", sel))
+}
+
+// signIn signs in on the login page as email with a.password and waits for
+// the dashboard.
+func (b *browser) signIn(t *testing.T, a *testApp, email string) {
+	t.Helper()
+	b.do(t, chromedp.Navigate(a.url+"/login"))
+	b.do(t, fill("#login-email", email), fill("#login-password", a.password), chromedp.Click(chromedp.CSS("#login-submit")))
+	b.waitFor(t, `location.pathname === '/dashboard'`)
 }
 
 // fill types v into the input matching sel, replacing its value.

@@ -32,8 +32,10 @@ func TestScreenshots(t *testing.T) {
 	a := newApp(t)
 	a.createStaff(t)
 
-	// A day of activity for the dashboard and the return pages.
-	slots := a.freeSlots(t, 6)
+	// A day of activity for the dashboard and the return pages, the day
+	// after the server's today, so that today keeps its free times for the
+	// booking page.
+	slots := a.freeSlots(t, a.today().AddDate(0, 0, 1), 6)
 	paid := a.bookAs(t, slots[1].StartsAt, "Amélie", "Laurent", "amelie.laurent@example.com")
 	a.send(t, &paid.Booking, payment.DemoEvent{Type: booking.EventCheckoutCompleted, PaymentStatus: "paid"})
 	transfer := a.bookAs(t, slots[2].StartsAt, "Noah", "Schmidt", "noah.schmidt@example.com")
@@ -44,6 +46,9 @@ func TestScreenshots(t *testing.T) {
 	failed := a.bookAs(t, slots[5].StartsAt, "Mia", "Jensen", "mia.jensen@example.com")
 	a.send(t, &failed.Booking, payment.DemoEvent{Type: booking.EventCheckoutCompleted, PaymentStatus: "unpaid"})
 	a.send(t, &failed.Booking, payment.DemoEvent{Type: booking.EventCheckoutAsyncFailed, PaymentStatus: "unpaid"})
+	short := a.bookAs(t, slots[0].StartsAt, "Jonas", "Berg", "jonas.berg@example.com")
+	a.payShort(t, &short.Booking, 4000)
+	a.openDispute(t, paid.Booking.ID, "product_not_received")
 
 	type shot struct {
 		name  string
@@ -64,14 +69,13 @@ func TestScreenshots(t *testing.T) {
 		{name: "success-processing", path: "/success?session_id=" + url.QueryEscape(*transfer.Booking.StripeSessionID), ready: `document.querySelector('#status').dataset.status === 'awaiting_payment'`},
 		{name: "cancel", path: "/cancel?booking=" + gone.Booking.ID, ready: `document.querySelector('.callout') !== null`},
 		{name: "login", path: "/login", ready: `document.querySelector('#login-form') !== null`},
-		{name: "dashboard", path: "/dashboard", ready: `document.querySelectorAll('#bookings-body tr[data-booking]').length === 5 && document.querySelectorAll('#events-body tr[data-event]').length === 5 && !document.querySelector('#metrics-section').hidden`},
+		// The booking view first: from /dashboard, only the fragment would change.
+		{name: "dashboard-booking", path: "/dashboard#booking/" + paid.Booking.ID, ready: `!document.querySelector('#detail-view').hidden && document.querySelector('#detail-facts').getAttribute('aria-busy') === 'false' && !document.querySelector('#detail-disputes').hidden`},
+		{name: "dashboard", path: "/dashboard", ready: `document.querySelectorAll('#bookings-body tr[data-booking]').length === 6 && document.querySelectorAll('#events-body tr[data-event]').length === 7 && !document.querySelector('#metrics-section').hidden && document.querySelector('[data-money="needsReview"]').innerText === '1'`},
 	}
 	for _, width := range []int64{1280, 390} {
-		b := newBrowser(t, width, 900)
-		b.do(t, chromedp.Navigate(a.url+"/login"))
-		b.waitFor(t, `document.querySelector('#login-form') !== null`)
-		b.do(t, fill("#login-email", a.email), fill("#login-password", a.password), chromedp.Click(chromedp.CSS("#login-submit")))
-		b.waitFor(t, `location.pathname === '/dashboard'`)
+		b := a.newBrowser(t, width, 900)
+		b.signIn(t, a, a.email)
 		for _, s := range shots {
 			b.do(t, chromedp.Navigate(a.url+s.path))
 			b.waitFor(t, s.ready)
