@@ -3,7 +3,6 @@ package booking
 import (
 	"context"
 	"log/slog"
-	"strconv"
 	"time"
 )
 
@@ -64,11 +63,6 @@ func (d *Desk) Bookings(ctx context.Context, f BookingFilter) (*Page[StaffBookin
 func (d *Desk) Events(ctx context.Context, f EventFilter) (*Page[LedgerEvent], error) {
 	v := ValidationError{}
 	f.Validate(v)
-	if f.After != nil {
-		if _, err := strconv.ParseInt(f.After.ID, 10, 64); err != nil {
-			v.Add("cursor", "Not a cursor of this list.")
-		}
-	}
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
@@ -82,7 +76,7 @@ func (d *Desk) Events(ctx context.Context, f EventFilter) (*Page[LedgerEvent], e
 	if len(items) > limit {
 		out.Items = items[:limit]
 		last := out.Items[limit-1]
-		out.NextCursor = Cursor{At: last.ReceivedAt, ID: strconv.FormatInt(last.Seq, 10)}.Encode()
+		out.NextCursor = Cursor{At: last.ReceivedAt, ID: last.ID}.Encode()
 	}
 	if out.Items == nil {
 		out.Items = []LedgerEvent{}

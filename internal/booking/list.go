@@ -156,7 +156,6 @@ func checkLimit(v ValidationError, n int) {
 // LedgerEvent is one row of the webhook event ledger as staff see it. The
 // row is written once, when the event arrives; replays are listed beside it.
 type LedgerEvent struct {
-	Seq         int64         `json:"-"`
 	ID          string        `json:"id"`
 	Type        string        `json:"type"`
 	Outcome     string        `json:"outcome"`

@@ -106,7 +106,7 @@ func retryable(err error) bool {
 // Constraint names the store translates errors by.
 const (
 	constraintNoOverlap  = "bookings_no_overlap"
-	constraintEventID    = "webhook_events_stripe_event_id_key"
+	constraintEventID    = "webhook_events_pkey"
 	constraintStaffEmail = "staff_users_email_key"
 	constraintSlug       = "resources_slug_key"
 )

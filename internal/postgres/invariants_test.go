@@ -180,7 +180,7 @@ func TestSchemaInvariants(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err := db.Pool.Exec(ctx, q)
-		if code, name := pgCode(err); code != "23505" || name != "webhook_events_stripe_event_id_key" {
+		if code, name := pgCode(err); code != "23505" || name != "webhook_events_pkey" {
 			t.Fatalf("duplicate event id: %v", err)
 		}
 	})

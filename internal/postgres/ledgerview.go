@@ -4,14 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"strconv"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/bookingplatform/booking/internal/booking"
 )
 
-const ledgerColumns = `w.id, w.stripe_event_id, w.type, w.outcome, w.detail, w.booking_id::text, w.stripe_session_id,
+const ledgerColumns = `w.stripe_event_id, w.type, w.outcome, w.detail, w.booking_id::text, w.stripe_session_id,
 	w.source, w.livemode, w.stripe_created_at, w.received_at, w.processed_at,
 	coalesce((SELECT json_agg(json_build_object('source', r.source, 'outcome', r.outcome, 'detail', r.detail,
 	    'bookingId', r.booking_id, 'causeRef', r.cause_ref, 'createdAt', r.created_at) ORDER BY r.id)
@@ -20,7 +19,7 @@ const ledgerColumns = `w.id, w.stripe_event_id, w.type, w.outcome, w.detail, w.b
 func scanLedgerEvent(row pgx.CollectableRow) (booking.LedgerEvent, error) {
 	var e booking.LedgerEvent
 	var replays []byte
-	err := row.Scan(&e.Seq, &e.ID, &e.Type, &e.Outcome, &e.Detail, &e.BookingID, &e.SessionID, &e.Source,
+	err := row.Scan(&e.ID, &e.Type, &e.Outcome, &e.Detail, &e.BookingID, &e.SessionID, &e.Source,
 		&e.Livemode, &e.CreatedAt, &e.ReceivedAt, &e.ProcessedAt, &replays)
 	if err != nil {
 		return e, err
@@ -47,8 +46,8 @@ SELECT ` + ledgerColumns + `
 FROM webhook_events w
 WHERE ($1::text IS NULL OR w.type = $1)
   AND ($2::text IS NULL OR w.outcome = $2)
-  AND ($3::timestamptz IS NULL OR (w.received_at, w.id) < ($3, $4::bigint))
-ORDER BY w.received_at DESC, w.id DESC
+  AND ($3::timestamptz IS NULL OR (w.received_at, w.stripe_event_id) < ($3, $4::text))
+ORDER BY w.received_at DESC, w.stripe_event_id DESC
 LIMIT $5`
 
 // ListPaymentEvents returns up to f.Limit ledger rows after f.After, newest first.
@@ -61,11 +60,7 @@ func (db *DB) ListPaymentEvents(ctx context.Context, f booking.EventFilter) ([]b
 		outcome = f.Outcome
 	}
 	if f.After != nil {
-		seq, err := strconv.ParseInt(f.After.ID, 10, 64)
-		if err != nil {
-			return nil, booking.Errorf(booking.EValidation, "The cursor is not valid for this list.")
-		}
-		afterAt, afterID = f.After.At, seq
+		afterAt, afterID = f.After.At, f.After.ID
 	}
 	rows, _ := db.Pool.Query(ctx, listPaymentEventsSQL, typ, outcome, afterAt, afterID, f.Limit)
 	items, err := pgx.CollectRows(rows, scanLedgerEvent)

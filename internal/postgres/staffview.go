@@ -81,7 +81,7 @@ SELECT ` + ledgerColumns + `
 FROM webhook_events w
 WHERE w.booking_id = $1
    OR w.stripe_event_id IN (SELECT stripe_event_id FROM webhook_event_replays WHERE booking_id = $1)
-ORDER BY w.received_at, w.id
+ORDER BY w.received_at, w.stripe_event_id
 LIMIT 500`
 
 const refundRequestsSQL = `
