@@ -80,3 +80,94 @@ ensure_golangci_lint() {
   log "installing golangci-lint $GOLANGCI_LINT_VERSION into $bin (once; it takes a few minutes)"
   GOBIN="$bin" go install "github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$GOLANGCI_LINT_VERSION"
 }
+
+PGBOUNCER_PORT="${PGBOUNCER_PORT:-6432}"
+
+# ensure_pgbouncer starts a PgBouncer in transaction pooling mode on
+# 127.0.0.1:$PGBOUNCER_PORT in front of the local PostgreSQL (installing it
+# from Debian's packages when missing), unless one answers there already;
+# PGBOUNCER_PID is set when this script started it. Every database is
+# reachable through it under its own name; users connect as themselves
+# (trust, like the local PostgreSQL). The tests run their duplicate-storm
+# and two-replica cases through it.
+ensure_pgbouncer() {
+  PGBOUNCER_PID=""
+  if pg_isready -q -h 127.0.0.1 -p "$PGBOUNCER_PORT" 2>/dev/null; then
+    return 0
+  fi
+  if ! command -v pgbouncer >/dev/null && [ ! -x /usr/sbin/pgbouncer ]; then
+    log "installing PgBouncer"
+    if [ "$(id -u)" -ne 0 ]; then echo "PgBouncer is not installed; install it (apt-get install pgbouncer) and retry" >&2; exit 1; fi
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null
+  fi
+  local bin dir
+  bin="$(command -v pgbouncer || echo /usr/sbin/pgbouncer)"
+  dir="$(mktemp -d /tmp/pgbouncer.XXXXXX)"
+  printf '"postgres" ""\n"pgtdbuser" ""\n' >"$dir/userlist.txt"
+  cat >"$dir/pgbouncer.ini" <<INI
+[databases]
+* = host=127.0.0.1 port=${PGPORT:-5432}
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = ${PGBOUNCER_PORT}
+unix_socket_dir =
+auth_type = trust
+auth_file = ${dir}/userlist.txt
+pool_mode = transaction
+max_client_conn = 2000
+default_pool_size = 20
+max_db_connections = 40
+server_reset_query =
+ignore_startup_parameters = extra_float_digits,statement_timeout,idle_in_transaction_session_timeout,synchronous_commit
+logfile = ${dir}/pgbouncer.log
+pidfile = ${dir}/pgbouncer.pid
+INI
+  log "starting PgBouncer (transaction pooling) on 127.0.0.1:${PGBOUNCER_PORT}"
+  local user="${PGBOUNCER_USER:-postgres}"
+  if [ "$(id -u)" -eq 0 ]; then
+    # PgBouncer refuses to run as root.
+    chown -R "$user" "$dir"
+    runuser -u "$user" -- "$bin" -d "$dir/pgbouncer.ini"
+  else
+    "$bin" -d "$dir/pgbouncer.ini"
+  fi
+  for _ in $(seq 1 50); do
+    if pg_isready -q -h 127.0.0.1 -p "$PGBOUNCER_PORT" 2>/dev/null; then
+      PGBOUNCER_PID="$(cat "$dir/pgbouncer.pid")"
+      return 0
+    fi
+    sleep 0.2
+  done
+  echo "PgBouncer did not start; see $dir/pgbouncer.log" >&2
+  exit 1
+}
+
+MAILPIT_VERSION=v1.33.1
+
+# ensure_mailpit starts Mailpit (SMTP on 127.0.0.1:1025, web inbox and API on
+# http://127.0.0.1:8025) unless something answers on 127.0.0.1:8025,
+# installing it with go install when missing; MAILPIT_PID is set when this
+# script started it. It accepts any SMTP credentials (or none) over plain
+# SMTP, so an SMTP_URL with or without user:pass works against it.
+ensure_mailpit() {
+  MAILPIT_PID=""
+  if curl -fsS -o /dev/null http://127.0.0.1:8025/api/v1/info 2>/dev/null; then
+    return 0
+  fi
+  if ! command -v mailpit >/dev/null; then
+    log "installing Mailpit $MAILPIT_VERSION (once; it takes a few minutes)"
+    go install "github.com/axllent/mailpit@$MAILPIT_VERSION"
+  fi
+  log "starting Mailpit (SMTP 127.0.0.1:1025, inbox http://127.0.0.1:8025)"
+  mailpit --smtp 127.0.0.1:1025 --listen 127.0.0.1:8025 \
+    --smtp-auth-accept-any --smtp-auth-allow-insecure --smtp-disable-rdns \
+    --max 5000 --quiet >/tmp/mailpit.log 2>&1 &
+  MAILPIT_PID=$!
+  for _ in $(seq 1 50); do
+    curl -fsS -o /dev/null http://127.0.0.1:8025/api/v1/info 2>/dev/null && return 0
+    sleep 0.2
+  done
+  echo "Mailpit did not start; see /tmp/mailpit.log" >&2
+  exit 1
+}

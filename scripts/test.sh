@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of both Go modules: the product (the repository root) and
 # e2e/ (browser tests and the benchmark tool). Starts (installing if needed)
-# PostgreSQL, stripe-mock and Chromium, downloads Go modules, then gofmt,
+# PostgreSQL, a PgBouncer in transaction pooling mode in front of it,
+# stripe-mock, Mailpit and Chromium, downloads Go modules, then gofmt,
 # go vet, golangci-lint, go test -race and short fuzz runs.
 # FUZZTIME=0 skips the fuzz runs.
 set -euo pipefail
@@ -9,9 +10,15 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
 ensure_postgres
+ensure_pgbouncer
 ensure_stripe_mock
+ensure_mailpit
 ensure_chromium
-cleanup() { if [ -n "${STRIPE_MOCK_PID:-}" ]; then kill "$STRIPE_MOCK_PID" 2>/dev/null || true; fi; }
+cleanup() {
+  if [ -n "${STRIPE_MOCK_PID:-}" ]; then kill "$STRIPE_MOCK_PID" 2>/dev/null || true; fi
+  if [ -n "${MAILPIT_PID:-}" ]; then kill "$MAILPIT_PID" 2>/dev/null || true; fi
+  if [ -n "${PGBOUNCER_PID:-}" ]; then kill "$PGBOUNCER_PID" 2>/dev/null || true; fi
+}
 trap cleanup EXIT
 
 modules=(. e2e)
