@@ -3,6 +3,7 @@ package booking
 import (
 	"encoding/base64"
 	"encoding/json"
+	"strings"
 	"time"
 )
 
@@ -10,11 +11,13 @@ import (
 // money and its dispute.
 type StaffBooking struct {
 	Booking
-	Review         string   `json:"reviewReason,omitempty"`
-	HoldsSlot      bool     `json:"holdsSlot"`
-	AmountPaid     int64    `json:"amountPaid"`
-	AmountRefunded int64    `json:"amountRefunded"`
-	Dispute        *Dispute `json:"dispute"`
+	Review         string `json:"reviewReason,omitempty"`
+	HoldsSlot      bool   `json:"holdsSlot"`
+	AmountPaid     int64  `json:"amountPaid"`
+	AmountRefunded int64  `json:"amountRefunded"`
+	// AmountWithdrawn is what lost disputes took back.
+	AmountWithdrawn int64    `json:"amountWithdrawn"`
+	Dispute         *Dispute `json:"dispute"`
 	// RefundOwed is what the product still has to refund (M2).
 	RefundOwed int64 `json:"refundOwed"`
 }
@@ -22,14 +25,18 @@ type StaffBooking struct {
 // StaffView returns the staff view of b; dispute and owed come from its money rows.
 func StaffView(b *Booking, dispute *Dispute, owed int64) StaffBooking {
 	return StaffBooking{Booking: *b, Review: b.ReviewReason, HoldsSlot: b.HoldsSlot, AmountPaid: b.AmountPaid,
-		AmountRefunded: b.AmountRefunded, Dispute: dispute, RefundOwed: owed}
+		AmountRefunded: b.AmountRefunded, AmountWithdrawn: b.AmountWithdrawn, Dispute: dispute, RefundOwed: owed}
 }
 
 // View is the staff view of the booking in st.
 func (st *State) View() StaffBooking {
 	var owed int64
 	for _, r := range st.Owed {
-		owed += r.Amount
+		for i := range st.Payments {
+			if st.Payments[i].ID == r.PaymentID {
+				owed += max(st.remaining(&st.Payments[i]), 0)
+			}
+		}
 	}
 	return StaffView(&st.Booking, LatestDispute(st.Disputes), owed)
 }
@@ -88,10 +95,13 @@ func StaffActions(st *State) []string {
 	return out
 }
 
-// Cursor is a keyset position in a list ordered by (At, ID) descending.
+// Cursor is a keyset position in a list: the (At, ID) of the last item of
+// a page, in the list's order, and the shape of the list it came from (a
+// cursor is only valid for that shape, whose order it follows).
 type Cursor struct {
-	At time.Time `json:"t"`
-	ID string    `json:"i"`
+	Shape string    `json:"s"`
+	At    time.Time `json:"t"`
+	ID    string    `json:"i"`
 }
 
 // Encode returns the opaque text form of c.
@@ -103,7 +113,7 @@ func (c Cursor) Encode() string {
 // DecodeCursor parses the text form of a cursor. Errors: validation_failed.
 func DecodeCursor(s string) (*Cursor, error) {
 	bad := &Error{Code: EValidation, Message: "Some fields are invalid.", Fields: map[string]string{"cursor": "Not a cursor of this list."}}
-	if len(s) > 200 {
+	if len(s) > 300 {
 		return nil, bad
 	}
 	b, err := base64.RawURLEncoding.DecodeString(s)
@@ -123,26 +133,98 @@ const (
 	MaxPageSize     = 200
 )
 
-// BookingFilter selects bookings for staff. From and To bound startsAt
-// ([From, To)); zero values are open. Lists are newest first.
+// BookingFilter selects bookings for staff: by status, resource, customer
+// email (case-insensitive, exact) and a startsAt range [From, To); zero
+// values are open. Without a range the list is newest first (createdAt,
+// id); with a range it is in calendar order (startsAt, id), so that a day
+// or a week reads like a diary and pages through it in order.
 type BookingFilter struct {
-	Status Status
-	From   time.Time
-	To     time.Time
-	Limit  int
-	After  *Cursor
+	Status     Status
+	ResourceID string
+	Email      string
+	From       time.Time
+	To         time.Time
+	Limit      int
+	After      *Cursor
 }
 
-// Validate checks f, reporting problems in v.
+// Shapes of the booking list. Each has one statement in the store, read
+// from the index that serves it in its order (migration 00006): the
+// filters named lead the index, the order follows. With an email, the
+// customer's bookings are read and the status and resource filters applied
+// to them, in the list's order.
+const (
+	ShapeBookings                    = "bookings"                       // newest first
+	ShapeBookingsStatus              = "bookings.status"                // a status, newest first
+	ShapeBookingsResource            = "bookings.resource"              // a resource, newest first
+	ShapeBookingsResourceStatus      = "bookings.resource.status"       // a resource and a status, newest first
+	ShapeBookingsRange               = "bookings.range"                 // a startsAt range, by startsAt
+	ShapeBookingsStatusRange         = "bookings.status.range"          // a status in a range, by startsAt
+	ShapeBookingsResourceRange       = "bookings.resource.range"        // a resource in a range, by startsAt
+	ShapeBookingsResourceStatusRange = "bookings.resource.status.range" // both in a range, by startsAt
+	ShapeBookingsEmail               = "bookings.email"                 // a customer, newest first
+	ShapeBookingsEmailRange          = "bookings.email.range"           // a customer in a range, by startsAt
+)
+
+// BookingShapes lists every shape of the booking list.
+var BookingShapes = []string{ShapeBookings, ShapeBookingsStatus, ShapeBookingsResource, ShapeBookingsResourceStatus,
+	ShapeBookingsRange, ShapeBookingsStatusRange, ShapeBookingsResourceRange, ShapeBookingsResourceStatusRange,
+	ShapeBookingsEmail, ShapeBookingsEmailRange}
+
+// ByStart reports whether f lists in calendar order (startsAt, id), which
+// it does when a startsAt range is given; otherwise newest first
+// (createdAt, id).
+func (f *BookingFilter) ByStart() bool { return !f.From.IsZero() || !f.To.IsZero() }
+
+// Shape returns the shape of the list f selects.
+func (f *BookingFilter) Shape() string {
+	s := "bookings"
+	switch {
+	case f.Email != "":
+		s += ".email"
+	default:
+		if f.ResourceID != "" {
+			s += ".resource"
+		}
+		if f.Status != "" {
+			s += ".status"
+		}
+	}
+	if f.ByStart() {
+		s += ".range"
+	}
+	return s
+}
+
+// CursorAfter is the cursor of the page that follows b in the list f selects.
+func (f *BookingFilter) CursorAfter(b *Booking) Cursor {
+	at := b.CreatedAt
+	if f.ByStart() {
+		at = b.StartsAt
+	}
+	return Cursor{Shape: f.Shape(), At: at, ID: b.ID}
+}
+
+// Validate checks f, reporting problems in v. It trims the email.
 func (f *BookingFilter) Validate(v ValidationError) {
 	if f.Status != "" && !f.Status.Valid() {
 		v.Add("status", "Not a booking status.")
 	}
+	if f.ResourceID != "" && !IsUUID(f.ResourceID) {
+		v.Add("resourceId", "Must be the id of a resource.")
+	}
+	f.Email = strings.TrimSpace(f.Email)
+	switch {
+	case len(f.Email) > 254:
+		v.Add("email", "Must be at most 254 characters.")
+	case f.Email != "" && (!strings.Contains(f.Email, "@") || strings.ContainsFunc(f.Email, isControl)):
+		v.Add("email", "Must be an email address.")
+	}
 	if !f.From.IsZero() && !f.To.IsZero() && !f.To.After(f.From) {
 		v.Add("to", "Must be after from.")
 	}
-	if f.After != nil && !IsUUID(f.After.ID) {
-		v.Add("cursor", "Not a cursor of this list.")
+	if f.After != nil && (f.After.Shape != f.Shape() || !IsUUID(f.After.ID)) {
+		v.Add("cursor", "Not a cursor of this list: pass the nextCursor of a page with the same filters.")
 	}
 	checkLimit(v, f.Limit)
 }
@@ -182,12 +264,44 @@ type EventReplay struct {
 	CreatedAt time.Time `json:"createdAt"`
 }
 
-// EventFilter selects ledger rows, newest first.
+// EventFilter selects ledger rows by type, outcome and a receivedAt range
+// [From, To) (zero values are open), newest first (receivedAt, event id).
 type EventFilter struct {
 	Type    string
 	Outcome string
+	From    time.Time
+	To      time.Time
 	Limit   int
 	After   *Cursor
+}
+
+// Shapes of the ledger list, each with its statement and index in the
+// store; a range bounds the same index scan.
+const (
+	ShapeEvents            = "events"
+	ShapeEventsType        = "events.type"
+	ShapeEventsOutcome     = "events.outcome"
+	ShapeEventsTypeOutcome = "events.type.outcome"
+)
+
+// EventShapes lists every shape of the ledger list.
+var EventShapes = []string{ShapeEvents, ShapeEventsType, ShapeEventsOutcome, ShapeEventsTypeOutcome}
+
+// Shape returns the shape of the list f selects.
+func (f *EventFilter) Shape() string {
+	s := "events"
+	if f.Type != "" {
+		s += ".type"
+	}
+	if f.Outcome != "" {
+		s += ".outcome"
+	}
+	return s
+}
+
+// CursorAfter is the cursor of the page that follows e in the list f selects.
+func (f *EventFilter) CursorAfter(e *LedgerEvent) Cursor {
+	return Cursor{Shape: f.Shape(), At: e.ReceivedAt, ID: e.ID}
 }
 
 // Validate checks f, reporting problems in v.
@@ -197,6 +311,12 @@ func (f *EventFilter) Validate(v ValidationError) {
 	}
 	if len(f.Outcome) > 100 {
 		v.Add("outcome", "Must be at most 100 characters.")
+	}
+	if !f.From.IsZero() && !f.To.IsZero() && !f.To.After(f.From) {
+		v.Add("to", "Must be after from.")
+	}
+	if f.After != nil && (f.After.Shape != f.Shape() || len(f.After.ID) > 255) {
+		v.Add("cursor", "Not a cursor of this list: pass the nextCursor of a page with the same filters.")
 	}
 	checkLimit(v, f.Limit)
 }

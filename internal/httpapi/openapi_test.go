@@ -673,7 +673,17 @@ func TestOpenAPIConformance(t *testing.T) {
 		{op: "GET /reservations", name: "bad limit", as: "OPS", build: fixed("/reservations?limit=0"), status: 422},
 		{op: "GET /api/admin/payment-events", as: "READONLY", build: fixed("/api/admin/payment-events?limit=1"), status: 200},
 		{op: "GET /api/admin/payment-events", name: "bad cursor", as: "READONLY", build: fixed("/api/admin/payment-events?cursor=zz"), status: 422},
+		{op: "GET /api/admin/bookings", name: "resource and customer", as: "READONLY", status: 200, build: func(t *testing.T) oaRequest {
+			return oaRequest{path: "/api/admin/bookings?resourceId=" + b.resource.ID + "&email=Test%40Example.com&limit=1"}
+		}},
+		{op: "GET /api/admin/bookings", name: "bad email", as: "READONLY", build: fixed("/api/admin/bookings?email=nobody"), status: 422},
+		{op: "GET /reservations", name: "resource in a range", as: "OPS", status: 200, build: func(t *testing.T) oaRequest {
+			return oaRequest{path: "/reservations?resourceId=" + b.resource.ID + "&from=2000-01-01"}
+		}},
+		{op: "GET /reservations", name: "bad resource", as: "OPS", build: fixed("/reservations?resourceId=room"), status: 422},
 		{op: "GET /payments", as: "ADMIN", build: fixed("/payments?outcome=unmatched"), status: 200},
+		{op: "GET /payments", name: "range", as: "ADMIN", build: fixed("/payments?from=2000-01-01&to=2100-01-01T00:00:00Z"), status: 200},
+		{op: "GET /api/admin/payment-events", name: "bad range", as: "READONLY", build: fixed("/api/admin/payment-events?from=2030-01-02&to=2030-01-01"), status: 422},
 		{op: "GET /payments", name: "no session", build: fixed("/payments"), status: 401},
 
 		// Staff actions.
@@ -1151,6 +1161,58 @@ func TestOpenAPIValidator(t *testing.T) {
 		errs := validateSchema(doc, c.schema, decode(c.body), "body")
 		if (len(errs) == 0) != c.ok {
 			t.Errorf("%v on %s: errors %v, want ok=%v", c.schema["$ref"], c.body, errs, c.ok)
+		}
+	}
+}
+
+// listParamInvalid is a value each documented query parameter of the staff
+// lists refuses.
+var listParamInvalid = map[string]string{
+	"status": "paid", "resourceId": "room-1", "email": "nobody", "from": "yesterday", "to": "2030-13-01",
+	"limit": "0", "cursor": "!!!", "type": strings.Repeat("t", 101), "outcome": strings.Repeat("o", 101),
+}
+
+// TestOpenAPIListParameters checks the query parameters documented for the
+// staff lists against the server: each one is read and validated (an
+// invalid value is answered 422 naming it).
+func TestOpenAPIListParameters(t *testing.T) {
+	t.Parallel()
+	b := openAPISetup(t)
+	doc := loadOpenAPI(t)
+	ops := doc.operations(t)
+	c := b.login(t, staffCreate(t, b.db, booking.RoleReadonly))
+	for _, key := range []string{"GET /api/admin/bookings", "GET /reservations", "GET /api/admin/payment-events", "GET /payments"} {
+		op := ops[key]
+		if op == nil {
+			t.Fatalf("%s is not documented", key)
+		}
+		params, _ := op["parameters"].([]any)
+		var names []string
+		for _, p := range params {
+			pm := doc.deref(t, p)
+			if pm["in"] != "query" {
+				continue
+			}
+			name := pm["name"].(string)
+			names = append(names, name)
+			bad, ok := listParamInvalid[name]
+			if !ok {
+				t.Errorf("%s documents %s: add a value it refuses to listParamInvalid", key, name)
+				continue
+			}
+			path := strings.SplitN(key, " ", 2)[1] + "?" + url.Values{name: {bad}}.Encode()
+			st, _, raw := b.send(t, c, http.MethodGet, oaRequest{path: path})
+			var e struct {
+				Error  string            `json:"error"`
+				Fields map[string]string `json:"fields"`
+			}
+			_ = json.Unmarshal(raw, &e)
+			if st != http.StatusUnprocessableEntity || e.Fields[name] == "" {
+				t.Errorf("%s: %d %s, want 422 naming %s", path, st, raw, name)
+			}
+		}
+		if len(names) < 6 {
+			t.Errorf("%s documents only %v", key, names)
 		}
 	}
 }

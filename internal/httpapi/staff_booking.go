@@ -7,12 +7,14 @@ import (
 	"github.com/bookingplatform/booking/internal/booking"
 )
 
-// handleStaffBookings lists bookings newest first, filtered by status and by
-// a startsAt range, one keyset page at a time.
+// handleStaffBookings lists bookings filtered by status, resource, customer
+// email and a startsAt range, one keyset page at a time: newest first, or in
+// calendar order with a range.
 func (s *Server) handleStaffBookings(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	v := booking.ValidationError{}
-	f := booking.BookingFilter{Status: booking.Status(q.Get("status")), Limit: parseLimit(q, v), After: parseCursor(q, v)}
+	f := booking.BookingFilter{Status: booking.Status(q.Get("status")), ResourceID: q.Get("resourceId"),
+		Email: q.Get("email"), Limit: parseLimit(q, v), After: parseCursor(q, v)}
 	f.From, f.To = parseBound(q, "from", v), parseBound(q, "to", v)
 	if err := v.Err(); err != nil {
 		return err

@@ -8,11 +8,12 @@ import (
 )
 
 // handleStaffEvents lists the webhook event ledger newest first, filtered by
-// type and outcome, one keyset page at a time.
+// type, outcome and a receivedAt range, one keyset page at a time.
 func (s *Server) handleStaffEvents(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	v := booking.ValidationError{}
 	f := booking.EventFilter{Type: q.Get("type"), Outcome: q.Get("outcome"), Limit: parseLimit(q, v), After: parseCursor(q, v)}
+	f.From, f.To = parseBound(q, "from", v), parseBound(q, "to", v)
 	if err := v.Err(); err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 
 	"github.com/jackc/pgx/v5"
 
@@ -41,28 +42,60 @@ func scanLedgerEvent(row pgx.CollectableRow) (booking.LedgerEvent, error) {
 	return e, nil
 }
 
-const listPaymentEventsSQL = `
-SELECT ` + ledgerColumns + `
+// The ledger list has one statement per shape (booking.EventFilter.Shape),
+// each read newest first from its index of migrations 00005 and 00006:
+// (received_at, stripe_event_id) alone, or after the type, the outcome, or
+// both. The scan starts at the keyset position — the cursor, or the end of
+// the receivedAt range (to and the empty event id sort after every row
+// received before to), or infinity — and stops at the range's start. As for
+// bookings, the page's event ids come from the index alone, then their rows
+// by primary key,
+// so that the planner does not walk the newest-first index filtering on a
+// type or an outcome the newest rows may not have.
+func listEventsSQL(where string, n int) string {
+	return fmt.Sprintf(`
+SELECT %s
 FROM webhook_events w
-WHERE ($1::text IS NULL OR w.type = $1)
-  AND ($2::text IS NULL OR w.outcome = $2)
-  AND ($3::timestamptz IS NULL OR (w.received_at, w.stripe_event_id) < ($3, $4::text))
-ORDER BY w.received_at DESC, w.stripe_event_id DESC
-LIMIT $5`
+WHERE w.stripe_event_id = ANY (ARRAY(
+    SELECT w.stripe_event_id FROM webhook_events w
+    WHERE %s(w.received_at, w.stripe_event_id) < ($%d, $%d::text) AND w.received_at >= $%d
+    ORDER BY w.received_at DESC, w.stripe_event_id DESC
+    LIMIT $%d))
+ORDER BY w.received_at DESC, w.stripe_event_id DESC`, ledgerColumns, where, n, n+1, n+2, n+3)
+}
+
+// eventListSQL holds the statement of each shape. Parameters: the filters
+// of the shape (type, outcome), the keyset position (at, id), the range's
+// start and the limit.
+var eventListSQL = map[string]string{
+	booking.ShapeEvents:            listEventsSQL(``, 1),
+	booking.ShapeEventsType:        listEventsSQL(`w.type = $1 AND `, 2),
+	booking.ShapeEventsOutcome:     listEventsSQL(`w.outcome = $1 AND `, 2),
+	booking.ShapeEventsTypeOutcome: listEventsSQL(`w.type = $1 AND w.outcome = $2 AND `, 3),
+}
+
+// eventListArgs returns the statement of f's shape and its arguments.
+func eventListArgs(f *booking.EventFilter) (string, []any) {
+	var args []any
+	if f.Type != "" {
+		args = append(args, f.Type)
+	}
+	if f.Outcome != "" {
+		args = append(args, f.Outcome)
+	}
+	if f.After != nil && (f.To.IsZero() || f.After.At.Before(f.To)) {
+		args = append(args, f.After.At, f.After.ID)
+	} else {
+		args = append(args, timeOr(f.To, infinity), "")
+	}
+	args = append(args, timeOr(f.From, minusInfinity), f.Limit)
+	return eventListSQL[f.Shape()], args
+}
 
 // ListPaymentEvents returns up to f.Limit ledger rows after f.After, newest first.
 func (db *DB) ListPaymentEvents(ctx context.Context, f booking.EventFilter) ([]booking.LedgerEvent, error) {
-	var typ, outcome, afterAt, afterID any
-	if f.Type != "" {
-		typ = f.Type
-	}
-	if f.Outcome != "" {
-		outcome = f.Outcome
-	}
-	if f.After != nil {
-		afterAt, afterID = f.After.At, f.After.ID
-	}
-	rows, _ := db.Pool.Query(ctx, listPaymentEventsSQL, typ, outcome, afterAt, afterID, f.Limit)
+	sql, args := eventListArgs(&f)
+	rows, _ := db.Pool.Query(ctx, sql, args...)
 	items, err := pgx.CollectRows(rows, scanLedgerEvent)
 	return items, interpretError(err)
 }

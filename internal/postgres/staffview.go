@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/bookingplatform/booking/internal/booking"
 )
@@ -15,10 +17,11 @@ import (
 const staffBookingColumns = bookingColumns + `,
     (SELECT json_build_object('id', d.stripe_dispute_id, 'paymentId', d.payment_id, 'amount', d.amount,
         'currency', d.currency, 'reason', d.reason, 'status', coalesce(c.status, d.status), 'closed', c.id IS NOT NULL,
-        'createdAt', d.created_at)
+        'withdrawn', coalesce(c.amount, 0), 'createdAt', d.created_at)
      FROM disputes d LEFT JOIN dispute_closures c ON c.stripe_dispute_id = d.stripe_dispute_id
      WHERE d.booking_id = b.id ORDER BY d.id DESC LIMIT 1),
-    (SELECT coalesce(sum(q.amount), 0) FROM refund_requests q WHERE q.booking_id = b.id AND q.state = 'owed')`
+    (SELECT coalesce(sum(p.amount - (SELECT coalesce(sum(r.amount), 0) FROM refunds r WHERE r.payment_id = p.id)), 0)
+     FROM refund_requests q JOIN payments p ON p.id = q.payment_id WHERE q.booking_id = b.id AND q.state = 'owed')`
 
 func scanStaffBooking(row pgx.CollectableRow) (booking.StaffBooking, error) {
 	var b booking.Booking
@@ -38,34 +41,134 @@ func scanStaffBooking(row pgx.CollectableRow) (booking.StaffBooking, error) {
 	return booking.StaffView(&b, d, owed), nil
 }
 
-// listBookingsSQL pages through bookings newest first by keyset
-// (created_at, id), with optional status and startsAt range filters.
-const listBookingsSQL = `
-SELECT ` + staffBookingColumns + `
+// The booking list has one statement per shape (booking.BookingFilter.Shape),
+// each read in its order from the index of migration 00006 that leads with
+// its equality filters. The keyset position is one row comparison that the
+// index scan starts from — (created_at, id) < (at, id) newest first,
+// (starts_at, id) > (at, id) in calendar order — and the end of a startsAt
+// range is where the scan stops; a first page starts from the end of the
+// index (infinity) or from the range's start. So every statement reads about
+// as many index entries as it returns, also for rare statuses and deep
+// cursors, and a generic plan is the same plan.
+//
+// The page's ids come from that index alone (an index-only scan: its
+// columns are the filters and the order), then their rows by primary key
+// (= ANY of an array: a join would be planned for an unknown number of ids
+// under a generic plan, and hash the whole table). Asked for
+// whole rows directly, the planner may prefer to walk the newest-first
+// index and filter, since the heap is in that order: a good bet for a status
+// most bookings have, on average — and a bad one when the newest bookings
+// are of another status (a burst of fresh holds), where it read 15,000 rows
+// for a page of confirmed bookings at a million.
+//
+// With an email, the customer's bookings (a handful) are read by
+// lower(customer_email) and the status and resource filters applied to them.
+func listBookingsSQL(where, order string, limit int) string {
+	return fmt.Sprintf(`
+SELECT %s
 FROM bookings b
-WHERE ($1::text IS NULL OR b.status = $1)
-  AND ($2::timestamptz IS NULL OR b.starts_at >= $2)
-  AND ($3::timestamptz IS NULL OR b.starts_at < $3)
-  AND ($4::timestamptz IS NULL OR (b.created_at, b.id) < ($4, $5::uuid))
-ORDER BY b.created_at DESC, b.id DESC
-LIMIT $6`
+WHERE b.id = ANY (ARRAY(
+    SELECT b.id FROM bookings b
+    WHERE %s
+    ORDER BY %s
+    LIMIT $%d))
+ORDER BY %s`, staffBookingColumns, where, order, limit, order)
+}
 
-// ListBookings returns up to f.Limit bookings after f.After, newest first.
+const (
+	newestFirst = `b.created_at DESC, b.id DESC`
+	byStart     = `b.starts_at, b.id`
+)
+
+// bookingListSQL holds the statement of each shape. Parameters: the
+// filters of the shape (email, status, resource; or resource, status),
+// then the keyset position (at, id), the range's end when ordered by
+// start, and the limit.
+var bookingListSQL = map[string]string{
+	booking.ShapeBookings: listBookingsSQL(`(b.created_at, b.id) < ($1, $2::uuid)`, newestFirst, 3),
+	booking.ShapeBookingsStatus: listBookingsSQL(`b.status = $1 AND (b.created_at, b.id) < ($2, $3::uuid)`,
+		newestFirst, 4),
+	booking.ShapeBookingsResource: listBookingsSQL(`b.resource_id = $1 AND (b.created_at, b.id) < ($2, $3::uuid)`,
+		newestFirst, 4),
+	booking.ShapeBookingsResourceStatus: listBookingsSQL(
+		`b.resource_id = $1 AND b.status = $2 AND (b.created_at, b.id) < ($3, $4::uuid)`, newestFirst, 5),
+	booking.ShapeBookingsRange: listBookingsSQL(`(b.starts_at, b.id) > ($1, $2::uuid) AND b.starts_at < $3`,
+		byStart, 4),
+	booking.ShapeBookingsStatusRange: listBookingsSQL(
+		`b.status = $1 AND (b.starts_at, b.id) > ($2, $3::uuid) AND b.starts_at < $4`, byStart, 5),
+	booking.ShapeBookingsResourceRange: listBookingsSQL(
+		`b.resource_id = $1 AND (b.starts_at, b.id) > ($2, $3::uuid) AND b.starts_at < $4`, byStart, 5),
+	booking.ShapeBookingsResourceStatusRange: listBookingsSQL(
+		`b.resource_id = $1 AND b.status = $2 AND (b.starts_at, b.id) > ($3, $4::uuid) AND b.starts_at < $5`, byStart, 6),
+	booking.ShapeBookingsEmail: listBookingsSQL(`lower(b.customer_email) = lower($1)
+        AND ($2::text IS NULL OR b.status = $2) AND ($3::uuid IS NULL OR b.resource_id = $3)
+        AND (b.created_at, b.id) < ($4, $5::uuid)`, newestFirst, 6),
+	booking.ShapeBookingsEmailRange: listBookingsSQL(`lower(b.customer_email) = lower($1)
+        AND ($2::text IS NULL OR b.status = $2) AND ($3::uuid IS NULL OR b.resource_id = $3)
+        AND (b.starts_at, b.id) > ($4, $5::uuid) AND b.starts_at < $6`, byStart, 7),
+}
+
+// Ends of the keyset: every booking sorts before (infinity, maxUUID) and
+// after (-infinity, nilUUID) — and after (t, nilUUID) whenever it starts
+// at or after t, since no booking has the nil UUID (ids are random v4).
+var (
+	infinity      = pgtype.Timestamptz{InfinityModifier: pgtype.Infinity, Valid: true}
+	minusInfinity = pgtype.Timestamptz{InfinityModifier: pgtype.NegativeInfinity, Valid: true}
+)
+
+const (
+	nilUUID = "00000000-0000-0000-0000-000000000000"
+	maxUUID = "ffffffff-ffff-ffff-ffff-ffffffffffff"
+)
+
+// timeOr returns t, or inf when t is zero.
+func timeOr(t time.Time, inf pgtype.Timestamptz) any {
+	if t.IsZero() {
+		return inf
+	}
+	return t
+}
+
+// bookingListArgs returns the statement of f's shape and its arguments.
+func bookingListArgs(f *booking.BookingFilter) (string, []any) {
+	shape := f.Shape()
+	var args []any
+	if f.Email != "" {
+		var status, resource any
+		if f.Status != "" {
+			status = string(f.Status)
+		}
+		if f.ResourceID != "" {
+			resource = f.ResourceID
+		}
+		args = append(args, f.Email, status, resource)
+	} else {
+		if f.ResourceID != "" {
+			args = append(args, f.ResourceID)
+		}
+		if f.Status != "" {
+			args = append(args, string(f.Status))
+		}
+	}
+	switch {
+	case !f.ByStart() && f.After != nil:
+		args = append(args, f.After.At, f.After.ID)
+	case !f.ByStart():
+		args = append(args, infinity, maxUUID)
+	case f.After != nil && !f.After.At.Before(f.From):
+		// A cursor at or after the range's start: from there.
+		args = append(args, f.After.At, f.After.ID, timeOr(f.To, infinity))
+	default:
+		args = append(args, timeOr(f.From, minusInfinity), nilUUID, timeOr(f.To, infinity))
+	}
+	return bookingListSQL[shape], append(args, f.Limit)
+}
+
+// ListBookings returns up to f.Limit bookings after f.After, in the order
+// of f's shape (see booking.BookingFilter).
 func (db *DB) ListBookings(ctx context.Context, f booking.BookingFilter) ([]booking.StaffBooking, error) {
-	var status, from, to, afterAt, afterID any
-	if f.Status != "" {
-		status = string(f.Status)
-	}
-	if !f.From.IsZero() {
-		from = f.From
-	}
-	if !f.To.IsZero() {
-		to = f.To
-	}
-	if f.After != nil {
-		afterAt, afterID = f.After.At, f.After.ID
-	}
-	rows, _ := db.Pool.Query(ctx, listBookingsSQL, status, from, to, afterAt, afterID, f.Limit)
+	sql, args := bookingListArgs(&f)
+	rows, _ := db.Pool.Query(ctx, sql, args...)
 	items, err := pgx.CollectRows(rows, scanStaffBooking)
 	return items, interpretError(err)
 }
@@ -75,12 +178,15 @@ SELECT from_status, to_status, cause, cause_ref, created_at FROM booking_audit W
 
 // bookingEventsSQL lists the ledger rows of a booking: those it matched
 // when they arrived and those applied to it later (replays, events that
-// waited for its payment).
+// waited for its payment). Both are looked up by booking id in their own
+// index, then by event id; an OR of the two would read the whole ledger.
 const bookingEventsSQL = `
 SELECT ` + ledgerColumns + `
 FROM webhook_events w
-WHERE w.booking_id = $1
-   OR w.stripe_event_id IN (SELECT stripe_event_id FROM webhook_event_replays WHERE booking_id = $1)
+WHERE w.stripe_event_id IN (
+    SELECT stripe_event_id FROM webhook_events WHERE booking_id = $1
+    UNION
+    SELECT stripe_event_id FROM webhook_event_replays WHERE booking_id = $1)
 ORDER BY w.received_at, w.stripe_event_id
 LIMIT 500`
 

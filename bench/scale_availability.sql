@@ -1,0 +1,14 @@
+-- Availability of a day (GET /api/resources/{id}/availability?date=D) as
+-- the minimal SQL for the same answer: the resource, then the ranges its
+-- bookings hold that day (internal/postgres busyRangesSQL); the server turns
+-- them into free slots. Data of internal/bulk: resource i has the id
+-- md5('bulk-resource-' || i). Run by e2e/scalebench (scripts/scale-bench.sh).
+\set r random(0, 49)
+\set d random(1, 365)
+SELECT id::text, slug, name, description, price_amount, currency, duration_minutes, timezone, weekly_hours, active
+FROM resources WHERE id = md5('bulk-resource-' || :r)::uuid;
+SELECT starts_at, ends_at FROM bookings
+WHERE resource_id = md5('bulk-resource-' || :r)::uuid AND holds_slot
+  AND NOT (status = 'pending' AND hold_expires_at <= now())
+  AND tstzrange(starts_at, ends_at, '[)')
+      && tstzrange(date_trunc('day', now()) + :d * interval '1 day', date_trunc('day', now()) + (:d + 1) * interval '1 day', '[)');

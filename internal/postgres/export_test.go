@@ -1,0 +1,115 @@
+package postgres
+
+import "github.com/bookingplatform/booking/internal/booking"
+
+// The statements of the store, for the plan test (plan_test.go): it checks
+// the plan of each with realistic arguments on a realistic volume.
+// TestPlanStatementsComplete parses this package's sources and fails when a
+// statement constant is neither here nor in PlanExempt, so a new or renamed
+// statement cannot escape the plan test.
+
+// PlanStatements are the statements that read (or find the rows they
+// change), by the name of their constant.
+var PlanStatements = map[string]string{
+	// Customer-facing reads and the booking write path.
+	"busyRangesSQL":           busyRangesSQL,
+	"claimIdemKeySQL":         claimIdemKeySQL,
+	"readIdemKeySQL":          readIdemKeySQL,
+	"releaseLapsedSQL":        releaseLapsedSQL,
+	"storeIdemAnswerSQL":      storeIdemAnswerSQL,
+	"forgetIdemKeySQL":        forgetIdemKeySQL,
+	"findBookingWithTokenSQL": findBookingWithTokenSQL,
+	"findBookingBySessionSQL": findBookingBySessionSQL,
+	"findBookingSQL":          findBookingSQL,
+	"findResourceSQL":         findResourceSQL,
+	"defaultResourceSQL":      defaultResourceSQL,
+	"listResourcesSQL":        listResourcesSQL,
+
+	// Decisions: lock a booking, read its money, apply a plan.
+	"lockBookingByIDSQL":      lockBookingByIDSQL,
+	"lockBookingBySessionSQL": lockBookingBySessionSQL,
+	"lockBookingByIntentSQL":  lockBookingByIntentSQL,
+	"lockIntentSQL":           lockIntentSQL,
+	"moneyByIDSQL":            moneyByIDSQL,
+	"moneyBySessionSQL":       moneyBySessionSQL,
+	"moneyByIntentSQL":        moneyByIntentSQL,
+	"updateBookingSQL":        updateBookingSQL,
+	"insertRequestSQL":        insertRequestSQL,
+	"updateRequestSQL":        updateRequestSQL,
+	"deleteWaitingSQL":        deleteWaitingSQL,
+
+	// Refunds owed, the sweep, idempotency answers.
+	"claimDueRefundsSQL":     claimDueRefundsSQL,
+	"claimBookingRefundsSQL": claimBookingRefundsSQL,
+	"trySweepLockSQL":        trySweepLockSQL,
+	"expireLapsedSQL":        expireLapsedSQL,
+	"purgeIdemKeysSQL":       purgeIdemKeysSQL,
+
+	// Staff views.
+	"bookingAuditSQL":         bookingAuditSQL,
+	"bookingEventsSQL":        bookingEventsSQL,
+	"refundRequestsSQL":       refundRequestsSQL,
+	"findPaymentEventSQL":     findPaymentEventSQL,
+	"findStoredEventSQL":      findStoredEventSQL,
+	"knownEventsSQL":          knownEventsSQL,
+	"moneyFiguresSQL":         moneyFiguresSQL,
+	"findStaffSQL":            findStaffSQL,
+	"findStaffCredentialsSQL": findStaffCredentialsSQL,
+	"listStaffSQL":            listStaffSQL,
+}
+
+// PlanExempt are the statement constants the plan test does not run, and why.
+var PlanExempt = map[string]string{
+	"moneySQL":                "a template: its three instances (moneyBy…SQL) are checked",
+	"bookingListSQL":          "one statement per shape: checked through BookingListArgs",
+	"eventListSQL":            "one statement per shape: checked through EventListArgs",
+	"insertBookingSQL":        "inserts its values, reads nothing",
+	"insertPaymentSQL":        "inserts its values, reads nothing",
+	"insertRefundSQL":         "inserts its values, reads nothing",
+	"insertDisputeSQL":        "inserts its values, reads nothing",
+	"insertClosureSQL":        "inserts its values, reads nothing",
+	"insertEventSQL":          "inserts its values, reads nothing",
+	"insertUnmatchedEventSQL": "inserts its values (a known event id is a conflict on the key), reads nothing",
+	"insertReplaySQL":         "inserts its values, reads nothing",
+	"insertWaitingSQL":        "inserts its values (conflict on the key), reads nothing",
+	"createResourceSQL":       "inserts its values into a small table",
+	"updateResourceSQL":       "one row of a small table (resources) by its key",
+	"createStaffSQL":          "inserts its values into a small table",
+	"updateStaffSQL":          "one row of a small table (staff_users) by its key",
+	"recordLoginFailureSQL":   "one row of a small table (staff_users) by its key",
+	"recordLoginSuccessSQL":   "one row of a small table (staff_users) by its key",
+}
+
+// FastChecks returns the statements of the fast checks of `booking check`
+// (FindViolations without full), by violation kind; each takes the limit.
+func FastChecks() map[string]string {
+	out := map[string]string{}
+	for _, c := range checks {
+		if !c.full {
+			out[c.kind] = c.sql
+		}
+	}
+	return out
+}
+
+// BookingListArgs returns the statement of f's shape and its arguments, as
+// ListBookings runs them.
+func BookingListArgs(f booking.BookingFilter) (string, []any) { return bookingListArgs(&f) }
+
+// EventListArgs returns the statement of f's shape and its arguments, as
+// ListPaymentEvents runs them.
+func EventListArgs(f booking.EventFilter) (string, []any) { return eventListArgs(&f) }
+
+// BookingListShapes and EventListShapes are the shapes that have a statement.
+func BookingListShapes() []string { return keys(bookingListSQL) }
+
+// EventListShapes are the shapes of the ledger list that have a statement.
+func EventListShapes() []string { return keys(eventListSQL) }
+
+func keys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
