@@ -65,7 +65,7 @@ log "server PID ${server_pid}"
 
 status=0
 "$work/webhookbench" run -db "$db_url" -url "http://127.0.0.1:${port}" -secret "$secret" \
-  -levels "$levels" -seconds "$seconds" -script bench/apply_event.sql \
+  -levels "$levels" -seconds "$seconds" -minimal bench/minimal_event.sql \
   -server-pid "$server_pid" -out "$work/results.json" || status=$?
 
 rss_kb="$(awk '/^VmHWM:/ {print $2}' "/proc/${server_pid}/status")"

@@ -44,8 +44,9 @@ type replica struct {
 	logs string // file with the process's output
 }
 
-// startReplica starts `booking serve` on addr against databaseURL.
-func startReplica(t *testing.T, bin, databaseURL, addr string) *replica {
+// startReplica starts `booking serve` on addr against databaseURL, with
+// the extra environment variables given as KEY=value.
+func startReplica(t *testing.T, bin, databaseURL, addr string, extra ...string) *replica {
 	t.Helper()
 	dir := t.TempDir()
 	r := &replica{addr: addr, logs: filepath.Join(dir, "serve.log")}
@@ -66,6 +67,7 @@ func startReplica(t *testing.T, bin, databaseURL, addr string) *replica {
 		"STRIPE_SECRET_KEY=sk_test_123", "STRIPE_API_BASE=" + stripeAPI, "STRIPE_WEBHOOK_SECRET=" + replicaSecret,
 		"LOG_LEVEL=warn", "SWEEP_INTERVAL=1s", "SHUTDOWN_GRACE=5s", "DB_MAX_CONNS=10",
 	}
+	r.cmd.Env = append(r.cmd.Env, extra...)
 	r.cmd.Stdout, r.cmd.Stderr = logf, logf
 	if err := r.cmd.Start(); err != nil {
 		t.Fatalf("start replica: %v", err)
@@ -142,14 +144,31 @@ func TestReplicas(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	url := pgtest.NewURL(t)
-	db, err := postgres.Open(context.Background(), url, postgres.PoolOpts{MaxConns: 4})
+	t.Run("on PostgreSQL", func(t *testing.T) {
+		t.Parallel()
+		url := pgtest.NewURL(t)
+		replicaRace(t, bin, url, url)
+	})
+	// The usual topology when one machine is not enough: replicas behind a
+	// PgBouncer in transaction pooling mode, migrations on PostgreSQL itself.
+	t.Run("through PgBouncer in transaction pooling mode", func(t *testing.T) {
+		t.Parallel()
+		_, direct := pgtest.NewPooledDB(t, 2)
+		pooled := pgtest.ThroughPgBouncer(t, direct)
+		replicaRace(t, bin, direct, pooled, "DB_POOLER=pgbouncer", "DATABASE_DIRECT_URL="+direct)
+	})
+}
+
+// replicaRace runs two replicas on databaseURL (serveURL for the servers,
+// with the extra environment) and races deliveries between them.
+func replicaRace(t *testing.T, bin, databaseURL, serveURL string, extra ...string) {
+	db, err := postgres.Open(context.Background(), databaseURL, postgres.PoolOpts{MaxConns: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(db.Close)
 
-	replicas := []*replica{startReplica(t, bin, url, freeAddr(t)), startReplica(t, bin, url, freeAddr(t))}
+	replicas := []*replica{startReplica(t, bin, serveURL, freeAddr(t), extra...), startReplica(t, bin, serveURL, freeAddr(t), extra...)}
 	for _, r := range replicas {
 		r.waitHealthy(t)
 	}

@@ -65,7 +65,7 @@ func openStore(ctx context.Context, getenv func(string) string, conns int32) (*c
 	if err != nil {
 		return nil, nil, err
 	}
-	db, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.PoolOpts{MaxConns: conns})
+	db, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.PoolOpts{MaxConns: conns, Pooler: cfg.Pooler != ""})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -88,13 +88,20 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	log := newLogger(stdout, cfg.LogLevel)
-	db, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.PoolOpts{MaxConns: cfg.DBMaxConns})
+	db, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.PoolOpts{MaxConns: cfg.DBMaxConns, Pooler: cfg.Pooler != ""})
 	if err != nil {
 		return err
 	}
 	defer db.Close()
 	if !*noMigrate {
-		v, err := postgres.Migrate(ctx, db.Pool, log)
+		// Migrations hold a session-level advisory lock: on PostgreSQL
+		// itself, never through a transaction pooler.
+		var v int64
+		if cfg.DatabaseDirectURL != "" {
+			v, err = postgres.MigrateURL(ctx, cfg.DatabaseDirectURL, log)
+		} else {
+			v, err = postgres.Migrate(ctx, db.Pool, log)
+		}
 		if err != nil {
 			return err
 		}
@@ -168,7 +175,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 // payments in development without Stripe keys.
 func newApp(cfg *config.Config, db *postgres.DB, log *slog.Logger) *app.App {
 	o := app.Options{
-		DB: db, Logger: log, Hold: time.Duration(cfg.HoldMinutes) * time.Minute, Version: version,
+		DB: db, Logger: log, ResourceListenURL: cfg.DirectURL(), Hold: time.Duration(cfg.HoldMinutes) * time.Minute, Version: version,
 		WebhookSecrets: cfg.WebhookSecret, Production: cfg.Production(), TrustProxy: cfg.TrustProxy,
 		WebhookFloodPerMinute: cfg.WebhookFloodPerMinute, LoginPerMinute: cfg.LoginPerMinute,
 		BookingPerMinute: cfg.BookingPerMinute, MetricsToken: cfg.MetricsToken,
@@ -207,7 +214,7 @@ func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, 
 		return err
 	}
 	log := newLogger(stderr, cfg.LogLevel)
-	v, err := postgres.MigrateURL(ctx, cfg.DatabaseURL, log)
+	v, err := postgres.MigrateURL(ctx, cfg.DirectURL(), log)
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,9 @@
 // Command webhookbench measures Stripe webhook ingestion: it fires signed
 // checkout.session.completed events at a running booking server, checks every
 // answer and every booking, and runs pgbench with the same SQL statements the
-// server executes per event, so the two can be compared side by side.
+// server executes per event (postgres.PaidCheckoutScript) and with the
+// minimal durable work for an event (bench/minimal_event.sql), so the three
+// can be compared side by side; then measures latency at a steady rate.
 //
 // scripts/bench.sh drives it; see docs/BENCHMARKS.md.
 //
@@ -20,6 +22,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/bookingplatform/booking/internal/postgres"
 )
 
 func main() {
@@ -40,6 +44,8 @@ Commands:
   run       prepare bookings, fire signed webhooks and run pgbench per concurrency level
   report    print the results table and write the results section of a Markdown file
   freeport  print a free TCP port on 127.0.0.1
+  paid-script
+            print the pgbench script of the product's write path for a paid checkout
 `
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -60,6 +66,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		defer ln.Close()
 		fmt.Fprintln(stdout, ln.Addr().(*net.TCPAddr).Port)
 		return nil
+	case "paid-script":
+		_, err := io.WriteString(stdout, postgres.PaidCheckoutScript())
+		return err
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

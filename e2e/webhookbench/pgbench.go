@@ -25,35 +25,38 @@ var (
 )
 
 // runPgbench runs the script with c clients for the given seconds. Each
-// transaction takes booking cs_pgb_<n> with n = base + k*c + client_id, k
+// transaction takes booking pgbPrefix<n> with n = base + k*c + client_id, k
 // counting that client's transactions from 1, so no two touch the same row.
-func runPgbench(ctx context.Context, bin, script, dbURL string, c, seconds int, base int64, r *PgbenchResult) {
+// shown names the script in the command reported.
+func runPgbench(ctx context.Context, bin, script, shown, dbURL string, c, seconds int, base int64, r *PgbenchResult) {
 	dir, err := os.MkdirTemp("", "webhookbench-pgbench-")
 	if err != nil {
 		r.Error = err.Error()
 		return
 	}
 	defer os.RemoveAll(dir)
-	sample := eventPayload("evt_pgb_000000000", "cs_pgb_000000000", bookingID("cs_pgb_000000000"), 0)
+	sample := eventPayload("evt_pgb_000000000", pgbPrefix+"000000000", bookingID(pgbPrefix+"000000000"), 0)
 	cs := strconv.Itoa(c)
 	args := []string{"-n", "-M", "prepared", "-c", cs, "-j", cs, "-T", strconv.Itoa(seconds), "-f", script,
-		"-D", "k=0", "-D", "clients=" + cs, "-D", "base=" + strconv.FormatInt(base, 10),
-		"-D", "etype=checkout.session.completed", "-D", "livemode=false", "-D", "source=webhook",
+		"-D", "k=0", "-D", "clients=" + cs, "-D", "base=" + strconv.FormatInt(base, 10), "-D", "prefix=" + pgbPrefix,
+		"-D", "amount=" + strconv.Itoa(benchAmount), "-D", "currency=" + benchCurrency, "-D", "livemode=false",
 		"-D", "created=" + time.Now().UTC().Format(time.RFC3339), "-D", "apiver=" + stripe.APIVersion,
 		"-D", "payload=\\x" + hex.EncodeToString(sample),
-		"-D", "next=confirmed", "-D", "outcome=processed", "-D", "replay=false",
 		"-l", "--log-prefix=" + filepath.Join(dir, "pgb")}
-	shown := make([]string, len(args))
+	display := make([]string, len(args))
 	for i, a := range args {
+		if a == script {
+			a = shown
+		}
 		if strings.HasPrefix(a, "payload=") {
 			a = fmt.Sprintf("payload=<%d-byte event as bytea>", len(sample))
 		}
 		if strings.HasPrefix(a, "--log-prefix=") {
 			a = "--log-prefix=<tmp>/pgb"
 		}
-		shown[i] = a
+		display[i] = a
 	}
-	r.Command = "pgbench " + strings.Join(shown, " ") + " booking_bench"
+	r.Command = "pgbench " + strings.Join(display, " ") + " booking_bench"
 
 	busy := startBusy()
 	cmd := exec.CommandContext(ctx, bin, append(args, withAppName(dbURL, "pgbench"))...)

@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -27,6 +28,9 @@ type Results struct {
 	PayloadBytes int       `json:"payloadBytes"`
 	Machine      Machine   `json:"machine"`
 	Levels       []Level   `json:"levels"`
+	// OpenLoop is the latency at a steady offered rate, half the capacity
+	// measured at the highest level.
+	OpenLoop *OpenLoopResult `json:"openLoop,omitempty"`
 }
 
 // Machine describes where the run happened.
@@ -39,11 +43,14 @@ type Machine struct {
 	Kernel   string `json:"kernel"`
 }
 
-// Level holds the two measurements of one concurrency level.
+// Level holds the measurements of one concurrency level: the product, then
+// pgbench running the product's statements, then pgbench running the
+// minimal durable work for the same event.
 type Level struct {
 	Concurrency int           `json:"concurrency"`
 	Webhook     WebhookResult `json:"webhook"`
 	Pgbench     PgbenchResult `json:"pgbench"`
+	Minimal     PgbenchResult `json:"minimal"`
 }
 
 // WebhookResult is the HTTP side of a level.
@@ -80,13 +87,18 @@ type PgbenchResult struct {
 	Error        string  `json:"error,omitempty"`
 }
 
-// Valid reports whether both sides of the level answered correctly.
+// Valid reports whether every phase of the level answered correctly.
 func (l *Level) Valid() bool {
 	return l.Webhook.Errors == 0 && l.Webhook.VerifyError == "" && l.Webhook.Sent > 0 &&
-		l.Pgbench.Error == "" && l.Pgbench.Failed == 0 && l.Pgbench.Transactions > 0
+		l.Pgbench.valid() && l.Minimal.valid()
 }
 
+func (r *PgbenchResult) valid() bool { return r.Error == "" && r.Failed == 0 && r.Transactions > 0 }
+
 const benchAmount, benchCurrency = 4500, "eur"
+
+// pgbPrefix starts the Checkout Session ids of the pgbench phases.
+const pgbPrefix = "cs_pgb_"
 
 // prepareSQL creates a resource and count pending bookings on it, one hour
 // apart (so the no-overlap constraint holds), with session ids prefix||n and
@@ -123,7 +135,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	seconds := fs.Int("seconds", 15, "length of each timed phase")
 	firstEvents := fs.Int("events", 8000, "bookings prepared for the first level (later levels scale from the measured rate)")
 	maxEvents := fs.Int("max-events", 100000, "upper bound on bookings prepared for one phase")
-	script := fs.String("script", "bench/apply_event.sql", "pgbench script mirroring the webhook transaction")
+	minimal := fs.String("minimal", "bench/minimal_event.sql", "pgbench script of the minimal durable work per event")
 	pgbenchBin := fs.String("pgbench", "pgbench", "pgbench binary")
 	serverPID := fs.Int("server-pid", 0, "PID of the server, to measure its CPU time")
 	out := fs.String("out", "", "write the results as JSON to this file (required)")
@@ -134,8 +146,18 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fs.Usage()
 		return errors.New("-db, -url, -secret and -out are required")
 	}
-	if _, err := os.Stat(*script); err != nil {
-		return fmt.Errorf("pgbench script: %w", err)
+	if _, err := os.Stat(*minimal); err != nil {
+		return fmt.Errorf("minimal pgbench script: %w", err)
+	}
+	// The product's statements, from the product's own constants.
+	dir, err := os.MkdirTemp("", "webhookbench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	script := filepath.Join(dir, "paid_checkout.sql")
+	if err := os.WriteFile(script, []byte(postgres.PaidCheckoutScript()), 0o600); err != nil {
+		return err
 	}
 	var levels []int
 	for _, s := range strings.Split(*levelsFlag, ",") {
@@ -184,29 +206,68 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		logf("c=%d: webhook %.0f events/s, p50 %.2f ms, p99 %.2f ms, %d errors%s", c, lv.Webhook.PerSec,
 			lv.Webhook.P50Ms, lv.Webhook.P99Ms, lv.Webhook.Errors, suffix(lv.Webhook.VerifyError))
 
-		// pgbench phase: same statements, fresh bookings.
+		// pgbench phases: the same statements, then the minimal work, each
+		// on fresh bookings.
 		m := clamp(int(lv.Webhook.PerSec*float64(*seconds)*4)+10000, 10000, *maxEvents)
-		base := int64(i+1) * 100_000_000
-		logf("c=%d: preparing %d pending bookings for pgbench", c, m)
-		if err := prepare(ctx, db, fmt.Sprintf("bench-pgb-c%d", c), "cs_pgb_", base, base+int64(m)+int64(c)); err != nil {
-			return err
-		}
-		lv.Pgbench.Prepared = m
-		logf("c=%d: pgbench for %ds", c, *seconds)
-		runPgbench(ctx, *pgbenchBin, *script, *dbURL, c, *seconds, base, &lv.Pgbench)
-		if lv.Pgbench.Error == "" {
-			if err := verifyPgbench(ctx, db, fmt.Sprintf("bench-pgb-c%d", c), lv.Pgbench.Transactions); err != nil {
-				lv.Pgbench.Error = err.Error()
+		for j, ph := range []struct {
+			name, script, shown string
+			r                   *PgbenchResult
+		}{
+			{"pgbench", script, "paid_checkout.sql", &lv.Pgbench},
+			{"minimal", *minimal, *minimal, &lv.Minimal},
+		} {
+			slug := fmt.Sprintf("bench-%s-c%d", ph.name, c)
+			base := int64(i*2+j+1) * 100_000_000
+			logf("c=%d: preparing %d pending bookings for %s", c, m, ph.name)
+			if err := prepare(ctx, db, slug, pgbPrefix, base, base+int64(m)+int64(c)); err != nil {
+				return err
 			}
+			ph.r.Prepared = m
+			logf("c=%d: %s for %ds", c, ph.name, *seconds)
+			runPgbench(ctx, *pgbenchBin, ph.script, ph.shown, *dbURL, c, *seconds, base, ph.r)
+			if ph.r.Error == "" {
+				if err := verifyPgbench(ctx, db, slug, ph.r.Transactions); err != nil {
+					ph.r.Error = err.Error()
+				}
+			}
+			logf("c=%d: %s %.0f TPS, avg %.2f ms, p99 %.2f ms%s", c, ph.name, ph.r.TPS, ph.r.AvgMs, ph.r.P99Ms,
+				suffix(ph.r.Error))
 		}
-		logf("c=%d: pgbench %.0f TPS, avg %.2f ms, p99 %.2f ms%s", c, lv.Pgbench.TPS, lv.Pgbench.AvgMs,
-			lv.Pgbench.P99Ms, suffix(lv.Pgbench.Error))
 
 		res.Levels = append(res.Levels, lv)
 		events = int(lv.Webhook.PerSec*float64(*seconds)*2.5) + 2000
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+	}
+
+	// Open loop: a steady offered rate of half the capacity measured at the
+	// highest level, on fresh bookings, latency counted from when each
+	// event was due (so a stall shows in every event that waited for it).
+	if top := res.Levels[len(res.Levels)-1]; top.Webhook.PerSec > 0 {
+		rate := top.Webhook.PerSec / 2
+		n := int(rate*float64(*seconds)) + 10
+		prefix := "cs_test_bench_open_"
+		logf("open loop: preparing %d pending bookings", n)
+		if err := prepare(ctx, db, "bench-open", prefix, 1, int64(n)); err != nil {
+			return err
+		}
+		sessions := make([]string, n)
+		for j := range sessions {
+			sessions[j] = prefix + strconv.Itoa(j+1)
+		}
+		logf("open loop: %.0f events/s for %ds", rate, *seconds)
+		ol := &OpenLoopResult{Rate: rate}
+		sent, err := fireOpenLoop(ctx, *baseURL, *secret, sessions, rate, dur, ol)
+		if err != nil {
+			return err
+		}
+		if err := verifyWebhooks(ctx, db, "bench-open", sent); err != nil {
+			ol.VerifyError = err.Error()
+		}
+		logf("open loop: %d events, p50 %.2f ms, p99 %.2f ms, max %.2f ms, %d errors%s", ol.Sent, ol.P50Ms, ol.P99Ms,
+			ol.MaxMs, ol.Errors, suffix(ol.VerifyError))
+		res.OpenLoop = ol
 	}
 
 	b, err := json.MarshalIndent(res, "", "  ")
@@ -220,6 +281,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		if !lv.Valid() {
 			fmt.Fprintf(stdout, "level %d is INVALID: see %s\n", lv.Concurrency, *out)
 		}
+	}
+	if res.OpenLoop != nil && !res.OpenLoop.Valid() {
+		fmt.Fprintf(stdout, "the open-loop run is INVALID: see %s\n", *out)
 	}
 	return nil
 }

@@ -181,3 +181,101 @@ func percentile[T any](sorted []T, p float64) T {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// OpenLoopResult is the latency of events offered at a steady rate,
+// whatever the server's pace: each event's latency counts from when it was
+// due, so time spent waiting behind a slow one is in the figures.
+type OpenLoopResult struct {
+	Rate        float64 `json:"rate"` // offered events/s
+	Sent        int     `json:"sent"`
+	OK          int     `json:"ok"`
+	Errors      int     `json:"errors"`
+	FirstError  string  `json:"firstError,omitempty"`
+	Seconds     float64 `json:"seconds"`
+	P50Ms       float64 `json:"p50Ms"`
+	P99Ms       float64 `json:"p99Ms"`
+	MaxMs       float64 `json:"maxMs"`
+	VerifyError string  `json:"verifyError,omitempty"`
+}
+
+// Valid reports whether every event was answered and applied correctly.
+func (r *OpenLoopResult) Valid() bool { return r.Errors == 0 && r.VerifyError == "" && r.Sent > 0 }
+
+// maxInFlight bounds the requests of the open-loop run; one that finds
+// them all busy waits, and its latency still counts from when it was due.
+const maxInFlight = 256
+
+// fireOpenLoop delivers one signed event per session at rate events/s until
+// every event is sent or d has elapsed, fills r and returns the sessions
+// whose events were sent.
+func fireOpenLoop(ctx context.Context, baseURL, secret string, sessions []string, rate float64, d time.Duration,
+	r *OpenLoopResult,
+) ([]string, error) {
+	ds := make([]delivery, len(sessions))
+	for i, s := range sessions {
+		p := eventPayload(fmt.Sprintf("evt_%s", strings.TrimPrefix(s, "cs_")), s, bookingID(s), i)
+		sp := webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: p, Secret: secret, Timestamp: time.Now()})
+		ds[i] = delivery{payload: p, header: sp.Header}
+	}
+	tr := &http.Transport{MaxIdleConns: maxInFlight, MaxIdleConnsPerHost: maxInFlight, MaxConnsPerHost: maxInFlight,
+		IdleConnTimeout: time.Minute, DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	endpoint := strings.TrimRight(baseURL, "/") + "/webhook"
+
+	lat := make([]time.Duration, len(ds))
+	var mu sync.Mutex
+	var errs int
+	var firstErr string
+	slots := make(chan struct{}, maxInFlight)
+	interval := time.Duration(float64(time.Second) / rate)
+	start := time.Now()
+	deadline := start.Add(d)
+	var wg sync.WaitGroup
+	n := 0
+	for ; n < len(ds); n++ {
+		due := start.Add(time.Duration(n) * interval)
+		if !due.Before(deadline) || ctx.Err() != nil {
+			break
+		}
+		if w := time.Until(due); w > 0 {
+			time.Sleep(w)
+		}
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		i := n
+		wg.Go(func() {
+			defer func() { <-slots }()
+			status, outcome, err := deliver(ctx, client, endpoint, ds[i])
+			lat[i] = time.Since(due)
+			if err == nil && (status != http.StatusOK || outcome != "processed") {
+				err = fmt.Errorf("event %d: status %d, outcome %q", i, status, outcome)
+			}
+			if err != nil {
+				mu.Lock()
+				errs++
+				if firstErr == "" {
+					firstErr = err.Error()
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	got := slices.Clone(lat[:n])
+	r.Sent, r.Errors, r.FirstError, r.OK = n, errs, firstErr, n-errs
+	r.Seconds = time.Since(start).Seconds()
+	if n > 0 {
+		slices.Sort(got)
+		r.P50Ms, r.P99Ms, r.MaxMs = ms(percentile(got, 0.50)), ms(percentile(got, 0.99)), ms(got[n-1])
+	}
+	return sessions[:n], nil
+}

@@ -30,6 +30,10 @@ type Provider interface {
 type Options struct {
 	DB     *postgres.DB
 	Logger *slog.Logger
+	// ResourceListenURL reaches PostgreSQL directly (not through a
+	// transaction-pooling PgBouncer) for the resource cache to LISTEN on;
+	// empty leaves resources uncached.
+	ResourceListenURL string
 	// Now is the clock every rule reads (default time.Now).
 	Now func() time.Time
 	// Hold is how long a pending booking holds its slot (default 30 minutes).
@@ -81,6 +85,42 @@ type App struct {
 	Metrics   *httpapi.Metrics
 	logger    *slog.Logger
 	db        *postgres.DB
+	resources *postgres.ResourceCache
+	listenURL string
+}
+
+// bookerStore reads resources through the cache.
+type bookerStore struct {
+	*postgres.DB
+	res *postgres.ResourceCache
+}
+
+func (s bookerStore) FindResource(ctx context.Context, id string) (*booking.Resource, error) {
+	return s.res.FindResource(ctx, id)
+}
+
+func (s bookerStore) DefaultResource(ctx context.Context) (*booking.Resource, error) {
+	return s.res.DefaultResource(ctx)
+}
+
+// catalogStore reads resources from the database and empties this
+// replica's cache on each change at once (the others hear of it through
+// the trigger's notification).
+type catalogStore struct {
+	*postgres.DB
+	res *postgres.ResourceCache
+}
+
+func (s catalogStore) CreateResource(ctx context.Context, r *booking.Resource, isDefault bool) (*booking.Resource, error) {
+	out, err := s.DB.CreateResource(ctx, r, isDefault)
+	s.res.Invalidate()
+	return out, err
+}
+
+func (s catalogStore) UpdateResource(ctx context.Context, r *booking.Resource) (*booking.Resource, error) {
+	out, err := s.DB.UpdateResource(ctx, r)
+	s.res.Invalidate()
+	return out, err
 }
 
 // New wires the product from o.
@@ -99,18 +139,22 @@ func New(o Options) *App {
 	}
 	log, db := o.Logger, o.DB
 	refunds := booking.NewRefunds(db, o.Refunder, log, o.Now)
+	resources := postgres.NewResourceCache(db, log)
 	a := &App{
-		Booker:  &booking.Booker{Store: db, Checkouts: o.Payments, Logger: log, Hold: o.Hold, Now: o.Now},
-		Catalog: &booking.Catalog{Store: db},
+		Booker: &booking.Booker{Store: bookerStore{db, resources}, Checkouts: o.Payments, Expirer: o.Expirer, Logger: log, Hold: o.Hold,
+			Now: o.Now},
+		Catalog: &booking.Catalog{Store: catalogStore{db, resources}},
 		Fulfiller: &booking.Fulfiller{Store: db, Sessions: o.Payments, Parse: payment.ParseStored, Refunds: refunds,
 			Logger: log, Now: o.Now},
-		Desk:    &booking.Desk{Store: db, Refunds: refunds, Checkouts: o.Expirer, Logger: log, Now: o.Now},
-		Refunds: refunds,
-		Sweeper: &booking.Sweeper{Store: db, Now: o.Now},
-		Checker: &booking.Checker{Store: db, Now: o.Now},
-		Metrics: httpapi.NewMetrics(),
-		logger:  log,
-		db:      db,
+		Desk:      &booking.Desk{Store: db, Refunds: refunds, Checkouts: o.Expirer, Logger: log, Now: o.Now},
+		Refunds:   refunds,
+		Sweeper:   &booking.Sweeper{Store: db, Now: o.Now},
+		Checker:   &booking.Checker{Store: db, Now: o.Now},
+		Metrics:   httpapi.NewMetrics(),
+		logger:    log,
+		db:        db,
+		resources: resources,
+		listenURL: o.ResourceListenURL,
 	}
 	a.Metrics.Registry.MustRegister(db.PoolCollector())
 	flood := o.WebhookFloodPerMinute
@@ -154,8 +198,8 @@ func New(o Options) *App {
 // Background is the periodic work of `booking serve`; every replica runs
 // it, and each piece is safe to run on several at once.
 type Background struct {
-	// Every is how often holds are swept and owed refunds retried
-	// (0 turns the sweep and the retry off).
+	// Every is how often holds are swept and owed refunds retried; 0
+	// turns the sweep off (owed refunds are then retried every 30 s).
 	Every time.Duration
 	// CheckEvery is how often the money rules are checked for the metrics
 	// (default one minute; the fast, index-backed checks).
@@ -166,6 +210,9 @@ type Background struct {
 func (a *App) Run(ctx context.Context, b Background) {
 	var wg sync.WaitGroup
 	log := a.logger
+	if a.listenURL != "" {
+		wg.Go(func() { a.resources.Listen(ctx, a.listenURL) })
+	}
 	if b.Every > 0 {
 		wg.Go(func() {
 			every(ctx, b.Every, func() {
@@ -176,8 +223,13 @@ func (a *App) Run(ctx context.Context, b Background) {
 				}
 			})
 		})
-		wg.Go(func() { a.Refunds.Run(ctx, b.Every) })
 	}
+	// Owed refunds are made whatever the sweep does (SPEC §3.1 M2).
+	refundEvery := b.Every
+	if refundEvery <= 0 {
+		refundEvery = 30 * time.Second
+	}
+	wg.Go(func() { a.Refunds.Run(ctx, refundEvery) })
 	check := b.CheckEvery
 	if check <= 0 {
 		check = time.Minute

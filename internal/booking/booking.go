@@ -41,6 +41,9 @@ type Booking struct {
 	// AmountPaid and AmountRefunded are the sums of its payments and refunds.
 	AmountPaid     int64 `json:"-"`
 	AmountRefunded int64 `json:"-"`
+	// AmountWithdrawn is what lost disputes took back through the
+	// customer's bank.
+	AmountWithdrawn int64 `json:"-"`
 }
 
 // Validate checks a customer; field names are prefixed with prefix ("customer.").

@@ -29,16 +29,13 @@ const (
 	ViolationLedgerEffect = "ledger_effect_missing"
 	// A refund or dispute event still waits for a payment that was recorded.
 	ViolationEarlyEvent = "early_event_not_applied"
-	// M4: a booking under review with nothing kept and nothing owed: no
-	// review exit applies to it.
-	ViolationReviewStuck = "review_without_money"
 )
 
 // ViolationKinds lists every kind, in report order.
 var ViolationKinds = []string{
 	ViolationOverlap, ViolationKeptWithoutSlot, ViolationRefundedHolding, ViolationRefundedKept,
 	ViolationConfirmedUnpaid, ViolationRefundsExceed, ViolationSumsMismatch, ViolationLedgerEffect,
-	ViolationEarlyEvent, ViolationReviewStuck,
+	ViolationEarlyEvent,
 }
 
 // Violation is one breach of the rules found in the database.

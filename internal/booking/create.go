@@ -19,18 +19,20 @@ type HoldStore interface {
 	// BusyRanges lists the ranges held by bookings of a resource that
 	// overlap [from, to), treating pending holds that lapsed before now as free.
 	BusyRanges(ctx context.Context, resourceID string, from, to, now time.Time) ([]Slot, error)
-	// CreateHold releases lapsed holds overlapping the slot, then inserts a
-	// pending booking, in one transaction. With an idempotency key it
-	// returns the sealed answer of an earlier request (Replay) instead.
-	// Errors: slot_unavailable, idempotency_key_reused, idempotency_key_in_use.
-	CreateHold(ctx context.Context, h NewHold) (*HoldResult, error)
-	// AttachCheckout records the Checkout Session of a booking and, with a
-	// key, the sealed idempotent answer.
-	AttachCheckout(ctx context.Context, bookingID, sessionID, url string, keyHash, sealed []byte) error
-	// ReleaseHold cancels a pending booking whose checkout could not be
-	// created or recorded, and forgets its idempotency key so the request
-	// can be retried.
-	ReleaseHold(ctx context.Context, bookingID string, keyHash []byte, cause Cause) error
+	// ClaimKey claims an Idempotency-Key for a new request, or returns the
+	// sealed answer of the earlier request that used it. A claim without
+	// an answer lapses after a while (idemClaimLease), so a request that
+	// died half-way does not keep its key busy for ever.
+	// Errors: idempotency_key_reused, idempotency_key_in_use.
+	ClaimKey(ctx context.Context, keyHash, requestHash []byte, now time.Time) (replay []byte, err error)
+	// ForgetKey releases a claimed key whose request failed before it had
+	// an answer, so it can be retried at once.
+	ForgetKey(ctx context.Context, keyHash []byte) error
+	// CreateHold releases lapsed holds overlapping the slot, then inserts
+	// the pending booking with its Checkout Session and, with a key, stores
+	// seal(booking) as the key's answer, in one transaction.
+	// Errors: slot_unavailable.
+	CreateHold(ctx context.Context, h NewHold, seal func(*Booking) []byte) (*Booking, error)
 	// FindBookingWithToken returns a booking and the hash of its customer
 	// token. Errors: not_found.
 	FindBookingWithToken(ctx context.Context, id string) (*Booking, []byte, error)
@@ -60,8 +62,9 @@ type Checkout struct {
 	URL       string
 }
 
-// NewHold is a request to hold a slot.
+// NewHold is a pending booking to insert, with its Checkout Session.
 type NewHold struct {
+	ID        string
 	Resource  *Resource
 	Slot      Slot
 	Customer  Customer
@@ -69,17 +72,11 @@ type NewHold struct {
 	HoldUntil time.Time
 	Reference string
 	TokenHash []byte
-	// KeyHash identifies the request's Idempotency-Key; RequestHash its body.
+	// KeyHash identifies the request's Idempotency-Key, if any.
 	KeyHash     []byte
-	RequestHash []byte
 	Cause       Cause
-}
-
-// HoldResult is a new pending booking, or the sealed answer of an earlier
-// request with the same idempotency key.
-type HoldResult struct {
-	Booking *Booking
-	Replay  []byte
+	SessionID   string
+	CheckoutURL string
 }
 
 // Booker holds the customer's booking flows: availability, holding a slot
@@ -87,9 +84,13 @@ type HoldResult struct {
 type Booker struct {
 	Store     HoldStore
 	Checkouts CheckoutCreator
-	Logger    *slog.Logger
-	Hold      time.Duration
-	Now       func() time.Time
+	// Expirer expires a Checkout Session whose booking could not be
+	// inserted; nil when sessions cannot be paid without their booking
+	// (demo payments).
+	Expirer CheckoutExpirer
+	Logger  *slog.Logger
+	Hold    time.Duration
+	Now     func() time.Time
 }
 
 // CreateRequest is the body of POST /api/bookings.
@@ -158,6 +159,7 @@ func (s *Booker) book(ctx context.Context, res *Resource, req CreateRequest, ide
 	}
 	token := randomToken(24)
 	h := NewHold{
+		ID:        newID(),
 		Resource:  res,
 		Slot:      slot,
 		Customer:  req.Customer,
@@ -167,6 +169,10 @@ func (s *Booker) book(ctx context.Context, res *Resource, req CreateRequest, ide
 		TokenHash: HashToken(token),
 		Cause:     cause,
 	}
+	// Whatever happens to the caller from here on, a claimed key is
+	// answered or released.
+	wctx := context.WithoutCancel(ctx)
+	forget := func() {}
 	if idemKey != "" {
 		canon, _ := json.Marshal(struct {
 			R string    `json:"r"`
@@ -174,54 +180,79 @@ func (s *Booker) book(ctx context.Context, res *Resource, req CreateRequest, ide
 			C Customer  `json:"c"`
 		}{res.ID, slot.StartsAt, req.Customer})
 		sum := sha256.Sum256(canon)
-		h.KeyHash, h.RequestHash = IdempotencyKeyHash(idemKey), sum[:]
-	}
-	hr, err := s.Store.CreateHold(ctx, h)
-	if err != nil {
-		return nil, nil, err
-	}
-	if hr.Replay != nil {
-		answer, err := openAnswer(idemKey, hr.Replay)
+		h.KeyHash = IdempotencyKeyHash(idemKey)
+		replay, err := s.Store.ClaimKey(ctx, h.KeyHash, sum[:], now)
 		if err != nil {
 			return nil, nil, err
 		}
-		return nil, answer, nil
-	}
-	b := hr.Booking
-	// Whatever happens to the caller now, the hold is either given its
-	// checkout or released.
-	wctx := context.WithoutCancel(ctx)
-	release := func(why string) {
-		if rerr := s.Store.ReleaseHold(wctx, b.ID, h.KeyHash, Cause{Kind: CauseSys, Ref: why}); rerr != nil {
-			s.Logger.ErrorContext(ctx, "release hold", "booking_id", b.ID, "why", why, "err", rerr)
+		if replay != nil {
+			answer, err := openAnswer(idemKey, replay)
+			if err != nil {
+				return nil, nil, err
+			}
+			return nil, answer, nil
+		}
+		forget = func() {
+			if err := s.Store.ForgetKey(wctx, h.KeyHash); err != nil {
+				s.Logger.ErrorContext(ctx, "release idempotency key", "booking_id", h.ID, "err", err)
+			}
 		}
 	}
+	// A slot that is plainly taken is refused before a Checkout Session is
+	// made for it; a race for the last one is settled by the insert.
+	busy, err := s.Store.BusyRanges(ctx, res.ID, slot.StartsAt, slot.EndsAt, now)
+	if err == nil && len(busy) > 0 {
+		err = Errorf(ESlotUnavailable, "This slot is no longer available.")
+	}
+	if err != nil {
+		forget()
+		return nil, nil, err
+	}
+	// The Checkout Session first, then the booking with it in one insert:
+	// the booking row is written once, and a customer can only ever reach
+	// a session whose booking exists.
 	co, err := s.Checkouts.CreateCheckout(ctx, CheckoutRequest{
-		BookingID: b.ID, Reference: b.Reference, ResourceName: res.Name,
-		Amount: b.AmountTotal, Currency: b.Currency, Email: b.Customer.Email, ExpiresAt: b.HoldExpiresAt,
+		BookingID: h.ID, Reference: h.Reference, ResourceName: res.Name,
+		Amount: res.PriceAmount, Currency: res.Currency, Email: req.Customer.Email, ExpiresAt: h.HoldUntil,
 	})
 	if err != nil {
-		release("checkout_failed")
+		forget()
 		if ErrorCode(err) == EInternal {
 			err = WrapError(EPaymentProvider, "The payment provider could not be reached. Please try again.", err)
 		}
 		return nil, nil, err
 	}
-	sid := co.SessionID
-	b.StripeSessionID = &sid
-	b.CheckoutURL = co.URL
-	out := &Created{Booking: b, CheckoutURL: co.URL, CustomerToken: token}
-	var sealed []byte
-	if idemKey != "" {
+	h.SessionID, h.CheckoutURL = co.SessionID, co.URL
+	var out *Created
+	seal := func(b *Booking) []byte {
+		out = &Created{Booking: b, CheckoutURL: co.URL, CustomerToken: token}
+		if idemKey == "" {
+			return nil
+		}
 		answer, _ := json.Marshal(out)
-		sealed = sealAnswer(idemKey, answer)
+		return sealAnswer(idemKey, answer)
 	}
-	if err := s.Store.AttachCheckout(wctx, b.ID, co.SessionID, co.URL, h.KeyHash, sealed); err != nil {
-		// Nobody can pay a session they never saw; free the slot and the key.
-		release("attach_failed")
+	b, err := s.Store.CreateHold(wctx, h, seal)
+	if err != nil {
+		// Nobody saw this session; make sure nobody can pay it.
+		s.expire(wctx, co.SessionID)
+		forget()
 		return nil, nil, err
 	}
+	out.Booking = b
 	return out, nil, nil
+}
+
+// expire expires a Checkout Session whose booking was never recorded. A
+// failure is logged: the session lapses on its own at the hold's end, and
+// its URL was never given to anyone.
+func (s *Booker) expire(ctx context.Context, sessionID string) {
+	if s.Expirer == nil {
+		return
+	}
+	if err := s.Expirer.ExpireCheckout(ctx, sessionID); err != nil {
+		s.Logger.WarnContext(ctx, "expire unused checkout session", "session_id", sessionID, "err", err)
+	}
 }
 
 // CompatRequest is the body of the reference backend's POST /create-checkout-session.
@@ -347,6 +378,23 @@ func randomToken(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// newID returns a random (version 4) UUID in canonical form.
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	const hexdigits = "0123456789abcdef"
+	out := make([]byte, 0, 36)
+	for i, c := range b {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			out = append(out, '-')
+		}
+		out = append(out, hexdigits[c>>4], hexdigits[c&0x0f])
+	}
+	return string(out)
 }
 
 // Crockford-style alphabet without look-alikes.

@@ -266,6 +266,25 @@ func decideDispute(st *State, ev *PaymentEvent) Plan {
 		// The close arrived first: it carries the whole dispute.
 		p.Dispute = d
 	}
+	if m.DisputeStatus == "lost" {
+		// The bank took the money back to the customer: nothing of it is
+		// kept, and no refund of it can (or need) be made.
+		left := st.remaining(pay)
+		p.Closure.Withdrawn = max(min(m.DisputeAmount, left), 0)
+		if left-p.Closure.Withdrawn <= 0 {
+			if r := st.owedFor(pay.ID); r != nil {
+				// The refund owed (the booking will not happen) is made by
+				// the bank: the booking ends as the refund would have left it.
+				p.Requests = append(p.Requests, RequestUpdate{ID: r.ID, State: RequestDone})
+				b := &st.Booking
+				if b.AmountPaid > 0 && b.AmountRefunded+b.AmountWithdrawn+p.Closure.Withdrawn >= b.AmountPaid &&
+					b.Status != StatusRefunded {
+					p.Move = &Move{To: StatusRefunded, Cause: Cause{Kind: CauseSys, Ref: "dispute_lost"}}
+				}
+			}
+		}
+		p.Detail += "; " + formatMoney(p.Closure.Withdrawn, m.Currency) + " taken back by the bank"
+	}
 	return p
 }
 

@@ -260,8 +260,13 @@ func TestDecideDispute(t *testing.T) {
 		t.Errorf("created: %+v", p)
 	}
 	p = booking.Decide(st, ev(booking.EventDisputeClosed, "lost"), now)
-	if p.Outcome != booking.OutcomeProcessed || p.Dispute == nil || p.Closure == nil || p.Closure.Status != "lost" || p.After != nil {
-		t.Errorf("closed first: %+v", p)
+	if p.Outcome != booking.OutcomeProcessed || p.Dispute == nil || p.Closure == nil || p.Closure.Status != "lost" ||
+		p.Closure.Withdrawn != price || p.After == nil || p.After.AmountWithdrawn != price ||
+		p.After.Status != booking.StatusConfirmed || !p.After.HoldsSlot {
+		t.Errorf("closed first, lost: %+v", p)
+	}
+	if p := booking.Decide(st, ev(booking.EventDisputeClosed, "won"), now); p.Closure == nil || p.Closure.Withdrawn != 0 || p.After != nil {
+		t.Errorf("closed first, won: %+v", p)
 	}
 	st.Disputes = []booking.Dispute{{ID: "dp_1", PaymentID: 1, Status: "lost", Closed: true}}
 	if p := booking.Decide(st, ev(booking.EventDisputeCreated, "needs_response"), now); p.Outcome != booking.OutcomeDuplicate {
@@ -384,5 +389,47 @@ func TestDecideChargeState(t *testing.T) {
 	st.Refunds = []booking.Refund{{ID: "x", PaymentID: 1, Amount: 1000}}
 	if p := booking.DecideChargeState(st, 1, &booking.ChargeState{ChargeID: "ch_1", AmountRefunded: 1000, Currency: currency}, now); len(p.Refunds) != 0 {
 		t.Errorf("nothing new: %+v", p)
+	}
+}
+
+// A dispute whose close event was lost is learnt from the provider when a
+// refund of its payment is refused: lost, it takes the money back and
+// settles the refund owed; won, the refund can be asked again.
+func TestDecideChargeStateDispute(t *testing.T) {
+	t.Parallel()
+	disputed := func() *booking.State {
+		st := state(booking.StatusConfirmed, true)
+		st.Disputes = []booking.Dispute{{ID: "dp_1", PaymentID: 1, Amount: price, Currency: currency, Status: "needs_response"}}
+		st.Owed = []booking.RefundRequest{{ID: 2, PaymentID: 1, State: booking.RequestOwed}}
+		return st
+	}
+	charge := func(status string) *booking.ChargeState {
+		return &booking.ChargeState{ChargeID: "ch_1", Amount: price, Currency: currency,
+			Dispute: &booking.ChargeDispute{ID: "dp_1", Amount: price, Currency: currency, Status: status}}
+	}
+
+	p := booking.DecideChargeState(disputed(), 1, charge("lost"), now)
+	if p.Closure == nil || p.Closure.Withdrawn != price || p.Closure.Status != "lost" {
+		t.Errorf("lost: closure %+v", p.Closure)
+	}
+	if len(p.Requests) != 1 || p.Requests[0].State != booking.RequestDone {
+		t.Errorf("lost: requests %+v, want the owed refund settled", p.Requests)
+	}
+	if p.After == nil || p.After.Status != booking.StatusRefunded || p.After.HoldsSlot || p.After.AmountWithdrawn != price {
+		t.Errorf("lost: after %+v, want refunded, slot freed, all withdrawn", p.After)
+	}
+
+	p = booking.DecideChargeState(disputed(), 1, charge("won"), now)
+	if p.Closure == nil || p.Closure.Withdrawn != 0 || len(p.Requests) != 0 || p.Move != nil {
+		t.Errorf("won: %+v, want a closure only", p)
+	}
+
+	if p := booking.DecideChargeState(disputed(), 1, charge("needs_response"), now); p.Closure != nil || p.After != nil {
+		t.Errorf("still open: %+v, want nothing", p)
+	}
+	st := disputed()
+	st.Disputes[0].Closed, st.Disputes[0].Status = true, "lost"
+	if p := booking.DecideChargeState(st, 1, charge("lost"), now); p.Closure != nil {
+		t.Errorf("close known already: %+v", p)
 	}
 }

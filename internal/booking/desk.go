@@ -33,7 +33,8 @@ type Desk struct {
 	Now       func() time.Time
 }
 
-// Bookings returns one page of bookings, newest first. Errors: validation_failed.
+// Bookings returns one page of bookings: newest first, or in calendar
+// order with a startsAt range (see BookingFilter). Errors: validation_failed.
 func (d *Desk) Bookings(ctx context.Context, f BookingFilter) (*Page[StaffBooking], error) {
 	v := ValidationError{}
 	f.Validate(v)
@@ -50,7 +51,7 @@ func (d *Desk) Bookings(ctx context.Context, f BookingFilter) (*Page[StaffBookin
 	if len(items) > limit {
 		out.Items = items[:limit]
 		last := out.Items[limit-1]
-		out.NextCursor = Cursor{At: last.CreatedAt, ID: last.ID}.Encode()
+		out.NextCursor = f.CursorAfter(&last.Booking).Encode()
 	}
 	if out.Items == nil {
 		out.Items = []StaffBooking{}
@@ -76,7 +77,7 @@ func (d *Desk) Events(ctx context.Context, f EventFilter) (*Page[LedgerEvent], e
 	if len(items) > limit {
 		out.Items = items[:limit]
 		last := out.Items[limit-1]
-		out.NextCursor = Cursor{At: last.ReceivedAt, ID: last.ID}.Encode()
+		out.NextCursor = f.CursorAfter(&last).Encode()
 	}
 	if out.Items == nil {
 		out.Items = []LedgerEvent{}
@@ -196,6 +197,13 @@ func DecideCancel(st *State, by Cause, now time.Time) (Plan, error) {
 	if len(st.Owed) > 0 {
 		// A refund is owed already: the caller makes it now.
 		return Plan{Detail: "refund owed"}, nil
+	}
+	if b.Kept() > 0 {
+		// Money kept for a booking that will not happen, and no refund owed
+		// for it (a refund staff accepted and then changed their mind about):
+		// owe what remains.
+		p := Plan{Detail: "refund requested", Owe: refundsOfRemaining(st, RefundSourceStaff, by.Ref, now)}
+		return *st.finish(&p, now), nil
 	}
 	if b.Status == StatusRefunded {
 		return Plan{}, Errorf(EConflict, "This booking is refunded already.")

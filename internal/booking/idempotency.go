@@ -19,6 +19,12 @@ import (
 // IdempotencyKeyTTL is how long an idempotent answer is kept.
 const IdempotencyKeyTTL = 24 * time.Hour
 
+// IdempotencyClaimLease is how long a claimed key without an answer stays
+// busy (409 idempotency_key_in_use) before another request may take it
+// over: longer than a request can take (the payment provider's timeout and
+// retries), so it only frees the key of a request that died half-way.
+const IdempotencyClaimLease = 2 * time.Minute
+
 // IdempotencyKeyHash identifies an Idempotency-Key in the database.
 func IdempotencyKeyHash(key string) []byte {
 	sum := sha256.Sum256([]byte("booking idempotency key\x00" + key))

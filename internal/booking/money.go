@@ -46,13 +46,15 @@ func (r Refund) Counts() bool { return r.Status != "failed" && r.Status != "canc
 // Dispute is a customer's dispute of a payment with their bank. It flags the
 // booking and changes neither its status nor its slot (M1).
 type Dispute struct {
-	ID        string    `json:"id"`
-	PaymentID int64     `json:"paymentId"`
-	Amount    int64     `json:"amount"`
-	Currency  string    `json:"currency"`
-	Reason    string    `json:"reason"`
-	Status    string    `json:"status"` // Stripe's status when opened, or won/lost/warning_closed once closed
-	Closed    bool      `json:"closed"`
+	ID        string `json:"id"`
+	PaymentID int64  `json:"paymentId"`
+	Amount    int64  `json:"amount"`
+	Currency  string `json:"currency"`
+	Reason    string `json:"reason"`
+	Status    string `json:"status"` // Stripe's status when opened, or won/lost/warning_closed once closed
+	Closed    bool   `json:"closed"`
+	// Withdrawn is what the dispute, lost, took back from the payment.
+	Withdrawn int64     `json:"withdrawn"`
 	ChargeID  string    `json:"chargeId,omitempty"`
 	EventID   string    `json:"-"`
 	CreatedAt time.Time `json:"createdAt,omitzero"`
@@ -62,6 +64,9 @@ type Dispute struct {
 type DisputeClosure struct {
 	DisputeID string
 	Status    string // won, lost, warning_closed
+	// Withdrawn is what a lost dispute took back from the payment: the
+	// disputed amount, at most what remained of it.
+	Withdrawn int64
 	EventID   string
 }
 
@@ -75,15 +80,18 @@ const (
 // RefundRequest is a refund the product owes: made through the payment
 // provider with a fixed idempotency key, retried until it is accepted.
 type RefundRequest struct {
-	ID             int64     `json:"id"`
-	BookingID      string    `json:"bookingId"`
-	PaymentID      int64     `json:"paymentId"`
-	Amount         int64     `json:"amount"`
-	Currency       string    `json:"currency"`
-	Reason         string    `json:"reason"` // auto, staff or customer (a refund source)
-	IdempotencyKey string    `json:"-"`
-	State          string    `json:"state"`
-	Attempts       int       `json:"attempts"`
+	ID             int64  `json:"id"`
+	BookingID      string `json:"bookingId"`
+	PaymentID      int64  `json:"paymentId"`
+	Amount         int64  `json:"amount"`
+	Currency       string `json:"currency"`
+	Reason         string `json:"reason"` // auto, staff or customer (a refund source)
+	IdempotencyKey string `json:"-"`
+	State          string `json:"state"`
+	Attempts       int    `json:"attempts"`
+	// Refusals counts the attempts the provider refused; each asks under a
+	// key of its own.
+	Refusals       int       `json:"refusals"`
 	LastError      string    `json:"lastError,omitempty"`
 	NextAttemptAt  time.Time `json:"nextAttemptAt"`
 	StripeRefundID string    `json:"stripeRefundId,omitempty"`
@@ -101,6 +109,7 @@ type RequestUpdate struct {
 	ID             int64
 	State          string
 	Attempts       int
+	Refusals       int
 	NextAttemptAt  time.Time
 	LastError      string
 	StripeRefundID string
@@ -149,10 +158,34 @@ func (st *State) refunded(paymentID int64) int64 {
 	return n
 }
 
-// remaining returns what is left of payment p once its refunds are taken off.
-func (st *State) remaining(p *Payment) int64 { return p.Amount - st.refunded(p.ID) }
+// withdrawn returns what lost disputes took back from payment id.
+func (st *State) withdrawn(paymentID int64) int64 {
+	var n int64
+	for _, d := range st.Disputes {
+		if d.PaymentID == paymentID {
+			n += d.Withdrawn
+		}
+	}
+	return n
+}
+
+// remaining returns what is left of payment p once its refunds and the
+// money lost disputes took back are taken off: what can still be refunded.
+func (st *State) remaining(p *Payment) int64 {
+	return p.Amount - st.refunded(p.ID) - st.withdrawn(p.ID)
+}
 
 // owedFor returns the refund request owed for payment id, or nil.
+// disputeClosed reports whether dispute id is recorded as closed.
+func (st *State) disputeClosed(id string) bool {
+	for _, d := range st.Disputes {
+		if d.ID == id {
+			return d.Closed
+		}
+	}
+	return false
+}
+
 func (st *State) owedFor(paymentID int64) *RefundRequest {
 	for i := range st.Owed {
 		if st.Owed[i].PaymentID == paymentID {
@@ -162,8 +195,9 @@ func (st *State) owedFor(paymentID int64) *RefundRequest {
 	return nil
 }
 
-// Kept is the money the product holds for the booking: paid, not refunded.
-func (b *Booking) Kept() int64 { return b.AmountPaid - b.AmountRefunded }
+// Kept is the money the product holds for the booking: paid, neither
+// refunded nor taken back by a lost dispute.
+func (b *Booking) Kept() int64 { return b.AmountPaid - b.AmountRefunded - b.AmountWithdrawn }
 
 // Move is a change of a booking's status.
 type Move struct {
@@ -178,12 +212,13 @@ type Move struct {
 // BookingChange is the booking's row after a plan: absolute values,
 // computed by the domain, written by the store.
 type BookingChange struct {
-	Status         Status
-	HoldsSlot      bool
-	ReviewReason   string
-	Cause          Cause
-	AmountPaid     int64
-	AmountRefunded int64
+	Status          Status
+	HoldsSlot       bool
+	ReviewReason    string
+	Cause           Cause
+	AmountPaid      int64
+	AmountRefunded  int64
+	AmountWithdrawn int64
 	// TakesSlot says the change makes the booking hold a slot it did not:
 	// it may collide with a booking that took that slot meanwhile. Pending
 	// holds of that slot that lapsed by ReleaseLapsed are released first: a
@@ -225,7 +260,7 @@ type Plan struct {
 func (st *State) finish(p *Plan, now time.Time) *Plan {
 	b := &st.Booking
 	c := BookingChange{Status: b.Status, HoldsSlot: b.HoldsSlot, ReviewReason: b.ReviewReason,
-		AmountPaid: b.AmountPaid, AmountRefunded: b.AmountRefunded}
+		AmountPaid: b.AmountPaid, AmountRefunded: b.AmountRefunded, AmountWithdrawn: b.AmountWithdrawn}
 	changed := false
 	if p.Payment != nil {
 		c.AmountPaid += p.Payment.Amount
@@ -233,6 +268,10 @@ func (st *State) finish(p *Plan, now time.Time) *Plan {
 	}
 	for _, r := range p.Refunds {
 		c.AmountRefunded += r.Amount
+		changed = true
+	}
+	if p.Closure != nil && p.Closure.Withdrawn > 0 {
+		c.AmountWithdrawn += p.Closure.Withdrawn
 		changed = true
 	}
 	if m := p.Move; m != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -19,6 +20,12 @@ type ProviderRefund struct {
 	// IdempotencyKey makes a retried refund return the first one.
 	IdempotencyKey string
 }
+
+// ErrRefused marks an error of the payment provider that answered and
+// refused the request (as opposed to one that could not be reached, whose
+// outcome is unknown): a refused refund is asked again under a new
+// idempotency key, since the old one would replay the refusal.
+var ErrRefused = errors.New("refused by the payment provider")
 
 // Refunder refunds payments (Stripe, or demo payments).
 type Refunder interface {
@@ -218,16 +225,17 @@ func (q *Refunds) call(ctx context.Context, req RefundRequest) (*Refund, error) 
 	return made, err
 }
 
-// learn reads from the provider what it refunded of the request's payment
-// and records what the product did not know yet (as a charge.refunded
-// event without its list would). It returns what remains of the payment
-// afterwards, and whether anything was learnt.
+// learn reads from the provider what it refunded of the request's payment,
+// and how its dispute ended, and records what the product did not know yet
+// (as the charge.refunded or charge.dispute.closed event it missed would).
+// It returns what remains of the payment afterwards, and whether anything
+// was learnt.
 func (q *Refunds) learn(ctx context.Context, req RefundRequest, log *slog.Logger) (int64, bool) {
 	reader, ok := q.Provider.(ChargeReader)
 	if !ok || req.PaymentIntentID == "" {
 		return 0, false
 	}
-	cs, err := reader.ChargeRefunds(ctx, req.PaymentIntentID)
+	cs, err := reader.Charge(ctx, req.PaymentIntentID)
 	if err != nil {
 		log.WarnContext(ctx, "could not read the charge of a refused refund", "err", err)
 		return 0, false
@@ -236,7 +244,7 @@ func (q *Refunds) learn(ctx context.Context, req RefundRequest, log *slog.Logger
 	now := q.Now()
 	st, err := q.Store.ChangeBooking(ctx, req.BookingID, func(st *State) (Plan, error) {
 		p := DecideChargeState(st, req.PaymentID, cs, now)
-		learnt = len(p.Refunds) > 0
+		learnt = len(p.Refunds) > 0 || p.Closure != nil
 		return p, nil
 	})
 	if err != nil {
@@ -249,7 +257,8 @@ func (q *Refunds) learn(ctx context.Context, req RefundRequest, log *slog.Logger
 	for i := range st.Payments {
 		if st.Payments[i].ID == req.PaymentID {
 			left := st.remaining(&st.Payments[i])
-			log.InfoContext(ctx, "refunds learnt from the provider", "amount_refunded", cs.AmountRefunded, "remaining", left)
+			log.InfoContext(ctx, "refunds or dispute learnt from the provider", "amount_refunded", cs.AmountRefunded,
+				"remaining", left)
 			return left, true
 		}
 	}
@@ -257,9 +266,9 @@ func (q *Refunds) learn(ctx context.Context, req RefundRequest, log *slog.Logger
 }
 
 // ChargeReader reads a payment's charge from the provider: what it
-// refunded so far, whatever events the product received.
+// refunded so far and its dispute, whatever events the product received.
 type ChargeReader interface {
-	ChargeRefunds(ctx context.Context, paymentIntentID string) (*ChargeState, error)
+	Charge(ctx context.Context, paymentIntentID string) (*ChargeState, error)
 }
 
 // ChargeState is a charge as the provider sees it now.
@@ -268,6 +277,26 @@ type ChargeState struct {
 	Amount         int64
 	AmountRefunded int64
 	Currency       string
+	// Dispute is the charge's dispute, if it has one.
+	Dispute *ChargeDispute
+}
+
+// ChargeDispute is a charge's dispute as the payment provider reports it.
+type ChargeDispute struct {
+	ID       string
+	Amount   int64
+	Currency string
+	Reason   string
+	Status   string // needs_response, under_review, won, lost, warning_closed, …
+}
+
+// closed reports whether the dispute has ended.
+func (d *ChargeDispute) closed() bool {
+	switch d.Status {
+	case "won", "lost", "warning_closed":
+		return true
+	}
+	return false
 }
 
 // DecideChargeState records, against payment paymentID, the refunds the
@@ -283,18 +312,42 @@ func DecideChargeState(st *State, paymentID int64, cs *ChargeState, now time.Tim
 			pay = &st.Payments[i]
 		}
 	}
-	if pay == nil {
+	if pay == nil || !strings.EqualFold(cs.Currency, pay.Currency) {
 		return Plan{}
 	}
-	delta := min(cs.AmountRefunded-st.refunded(pay.ID), st.remaining(pay))
-	if delta <= 0 || !strings.EqualFold(cs.Currency, pay.Currency) {
-		return Plan{}
+	// A dispute the provider reports closed that the product still holds
+	// open (or never heard of): its close event was lost. Recorded as that
+	// event would be; a lost one withdraws the money, which settles what
+	// is owed of it.
+	var p Plan
+	if d := cs.Dispute; d != nil && d.closed() && !st.disputeClosed(d.ID) {
+		ev := &PaymentEvent{ID: fmt.Sprintf("%s:%s", d.ID, d.Status), Type: EventDisputeClosed,
+			PaymentIntentID: pay.PaymentIntentID,
+			Money: MoneyFacts{ChargeID: cs.ChargeID, DisputeID: d.ID, DisputeAmount: d.Amount, DisputeReason: d.Reason,
+				DisputeStatus: d.Status, Currency: d.Currency}}
+		p = decideDispute(st, ev)
+		p.Detail = "read from the payment provider: " + p.Detail
+		if p.Closure != nil && p.Closure.Withdrawn >= st.remaining(pay) {
+			return *st.finish(&p, now)
+		}
 	}
-	p := Plan{Outcome: OutcomeProcessed, Detail: "refunds read from the payment provider",
-		Refunds: []Refund{{ID: fmt.Sprintf("%s:refunded:%d", cs.ChargeID, cs.AmountRefunded), PaymentID: pay.ID,
-			Amount: delta, Currency: pay.Currency, Source: RefundSourceProvider}}}
-	if st.remaining(pay) == delta {
-		if r := st.owedFor(pay.ID); r != nil {
+	left := st.remaining(pay)
+	if p.Closure != nil {
+		left -= p.Closure.Withdrawn
+	}
+	delta := min(cs.AmountRefunded-st.refunded(pay.ID), left)
+	if delta <= 0 {
+		if p.Outcome == "" {
+			return Plan{}
+		}
+		return *st.finish(&p, now)
+	}
+	p.Outcome = OutcomeProcessed
+	p.Detail = joinDetail(p.Detail, "refunds read from the payment provider")
+	p.Refunds = append(p.Refunds, Refund{ID: fmt.Sprintf("%s:refunded:%d", cs.ChargeID, cs.AmountRefunded), PaymentID: pay.ID,
+		Amount: delta, Currency: pay.Currency, Source: RefundSourceProvider})
+	if left == delta {
+		if r := st.owedFor(pay.ID); r != nil && !slices.ContainsFunc(p.Requests, func(u RequestUpdate) bool { return u.ID == r.ID }) {
 			p.Requests = append(p.Requests, RequestUpdate{ID: r.ID, State: RequestDone})
 		}
 	}
@@ -306,10 +359,15 @@ func DecideChargeState(st *State, paymentID int64, cs *ChargeState, now time.Tim
 }
 
 // refundCallKey is the provider idempotency key of one call: the request's
-// key and the amount asked, so that a retry asks for the same refund and a
-// request made smaller by a refund recorded meanwhile asks for a new one.
+// key and the amount asked, so that a retry after an unknown outcome asks for
+// the same refund, a request made smaller by a refund recorded meanwhile asks
+// for a new one, and one asked again after a refusal is a new request.
 func refundCallKey(req RefundRequest) string {
-	return req.IdempotencyKey + "-" + strconv.FormatInt(req.Remaining, 10)
+	key := req.IdempotencyKey + "-" + strconv.FormatInt(req.Remaining, 10)
+	if req.Refusals > 0 {
+		key += "-r" + strconv.Itoa(req.Refusals)
+	}
+	return key
 }
 
 // DecideRefundMade records the result of one attempt at an owed refund:
@@ -344,10 +402,23 @@ func DecideRefundMade(st *State, req RefundRequest, made *Refund, callErr error,
 		attempts := owed.Attempts + 1
 		msg := safeMessage(callErr)
 		p.Outcome, p.Detail = OutcomeNeedsReview, "refund attempt failed: "+msg
-		p.Requests = append(p.Requests, RequestUpdate{ID: req.ID, State: RequestOwed, Attempts: attempts,
+		refusals := owed.Refusals
+		if errors.Is(callErr, ErrRefused) {
+			refusals++ // the next attempt asks anew
+		}
+		p.Requests = append(p.Requests, RequestUpdate{ID: req.ID, State: RequestOwed, Attempts: attempts, Refusals: refusals,
 			NextAttemptAt: now.Add(backoff(attempts)), LastError: msg})
-		if attempts >= RefundReviewAfter && b.Status != StatusNeedsReview && b.Status != StatusRefunded {
-			p.Move = &Move{To: StatusNeedsReview, HoldsSlot: b.HoldsSlot, Reason: ReasonRefundFailing + ": " + msg, Cause: cause}
+		// Stripe refuses to refund a disputed charge: staff decide at once.
+		disputed := false
+		for _, d := range st.Disputes {
+			disputed = disputed || (d.PaymentID == req.PaymentID && d.Status != "won")
+		}
+		if (attempts >= RefundReviewAfter || disputed) && b.Status != StatusNeedsReview && b.Status != StatusRefunded {
+			reason := ReasonRefundFailing + ": " + msg
+			if disputed {
+				reason = ReasonRefundFailing + " (the payment is disputed): " + msg
+			}
+			p.Move = &Move{To: StatusNeedsReview, HoldsSlot: b.HoldsSlot, Reason: reason, Cause: cause}
 		}
 		return *st.finish(&p, now)
 	}

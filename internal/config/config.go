@@ -27,6 +27,12 @@ type Config struct {
 	CookieSecure  bool
 	LogLevel      slog.Level
 	DBMaxConns    int32
+	// DatabaseDirectURL reaches PostgreSQL itself, not through a pooler:
+	// migrations hold a session-level advisory lock. Empty: DatabaseURL.
+	DatabaseDirectURL string
+	// Pooler is "pgbouncer" when DatabaseURL goes through a PgBouncer in
+	// transaction pooling mode, "" otherwise.
+	Pooler        string
 	MetricsAddr   string
 	MetricsToken  string
 	ShutdownGrace time.Duration
@@ -39,6 +45,15 @@ type Config struct {
 	DemoPayments          bool
 	// SweepInterval is how often serve expires lapsed holds; 0 turns it off.
 	SweepInterval time.Duration
+}
+
+// DirectURL reaches PostgreSQL itself, for what needs a session of its
+// own: migrations under their advisory lock, the resource cache's LISTEN.
+func (c *Config) DirectURL() string {
+	if c.DatabaseDirectURL != "" {
+		return c.DatabaseDirectURL
+	}
+	return c.DatabaseURL
 }
 
 // Production reports whether APP_ENV is production.
@@ -60,6 +75,8 @@ var Vars = []struct{ Name, Default, Help string }{
 	{"COOKIE_SECURE", "true in production", "mark session cookies Secure"},
 	{"LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"DB_MAX_CONNS", "8", "connection pool size; a few per database CPU core is best, more only adds contention"},
+	{"DB_POOLER", "", "pgbouncer when DATABASE_URL goes through a PgBouncer in transaction pooling mode (no prepared statements or session settings are relied on)"},
+	{"DATABASE_DIRECT_URL", "DATABASE_URL", "PostgreSQL itself, for what needs a session: migrations (a session-level advisory lock) and the resource cache (LISTEN); required with DB_POOLER=pgbouncer"},
 	{"METRICS_ADDR", "", "separate listen address for GET /metrics (e.g. 127.0.0.1:9090)"},
 	{"METRICS_TOKEN", "", "bearer token that opens GET /metrics on the main listener"},
 	{"SHUTDOWN_GRACE", "20s", "how long in-flight requests may finish on SIGTERM"},
@@ -153,6 +170,21 @@ func Load(getenv func(string) string) (*Config, error) {
 		bad("LOG_LEVEL: must be debug, info, warn or error")
 	}
 	c.DBMaxConns = int32(intVar(get("DB_MAX_CONNS", "8"), 2, 1000, "DB_MAX_CONNS", bad))
+	switch c.Pooler = get("DB_POOLER", ""); c.Pooler {
+	case "", "none":
+		c.Pooler = ""
+	case "pgbouncer":
+	default:
+		bad("DB_POOLER: must be pgbouncer or empty, got %q", c.Pooler)
+	}
+	c.DatabaseDirectURL = get("DATABASE_DIRECT_URL", "")
+	if c.DatabaseDirectURL != "" {
+		if u, err := url.Parse(c.DatabaseDirectURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			bad("DATABASE_DIRECT_URL: must be a postgres:// or postgresql:// URL")
+		}
+	} else if c.Pooler == "pgbouncer" {
+		bad("DATABASE_DIRECT_URL: required with DB_POOLER=pgbouncer (migrations and LISTEN need a session a transaction pooler cannot keep)")
+	}
 	c.MetricsAddr = get("METRICS_ADDR", "")
 	c.MetricsToken = get("METRICS_TOKEN", "")
 	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {

@@ -17,6 +17,7 @@ import (
 	"github.com/bookingplatform/booking/internal/booking"
 	"github.com/bookingplatform/booking/internal/payment"
 	"github.com/bookingplatform/booking/internal/pgtest"
+	"github.com/bookingplatform/booking/internal/postgres"
 )
 
 // fieldKeys returns the sorted keys of an error's fields.
@@ -457,22 +458,180 @@ func (p *failingPayments) SessionEvent(ctx context.Context, sessionID string) (*
 	return p.next.SessionEvent(ctx, sessionID)
 }
 
-// checkReleased asserts the only booking is cancelled by the system and the
-// slot at start is listed as free again.
+// checkReleased asserts a failed checkout left nothing behind: no booking
+// (the booking row is only written with its Checkout Session), no claimed
+// idempotency key, and the slot at start listed as free.
 func checkReleased(t *testing.T, tb *testBundle, start time.Time) {
 	t.Helper()
-	if n := pgtestCount(t, tb, `SELECT count(*) FROM bookings`); n != 1 {
-		t.Errorf("%d bookings, want 1", n)
+	if n := pgtestCount(t, tb, `SELECT count(*) FROM bookings`); n != 0 {
+		t.Errorf("%d bookings, want none", n)
 	}
-	if n := pgtestCount(t, tb, `SELECT count(*) FROM bookings WHERE status = 'cancelled'`); n != 1 {
-		t.Errorf("the hold was not cancelled")
-	}
-	if n := pgtestCount(t, tb, `SELECT count(*) FROM booking_audit WHERE from_status = 'pending'
-		AND to_status = 'cancelled' AND cause = 'system'`); n != 1 {
-		t.Errorf("%d audit rows pending→cancelled by system, want 1", n)
+	if n := pgtestCount(t, tb, `SELECT count(*) FROM idempotency_keys`); n != 0 {
+		t.Errorf("%d idempotency keys left claimed, want none", n)
 	}
 	if !hasSlotAt(tb.availabilityOf(t, tb.resource.ID, start.Format(time.DateOnly)), start) {
 		t.Errorf("slot not free after the failed checkout")
+	}
+}
+
+// racingPayments books the slot of each checkout through the database
+// while the checkout is being created, as a customer on another replica
+// would, and records the sessions it is asked to expire.
+type racingPayments struct {
+	next    app.Provider
+	db      *postgres.DB
+	res     *booking.Resource
+	mu      sync.Mutex
+	created []string
+	expired []string
+}
+
+func (p *racingPayments) CreateCheckout(ctx context.Context, req booking.CheckoutRequest) (*booking.Checkout, error) {
+	co, err := p.next.CreateCheckout(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	p.created = append(p.created, co.SessionID)
+	p.mu.Unlock()
+	return co, nil
+}
+
+func (p *racingPayments) SessionEvent(ctx context.Context, sessionID string) (*booking.PaymentEvent, error) {
+	return p.next.SessionEvent(ctx, sessionID)
+}
+
+func (p *racingPayments) ExpireCheckout(_ context.Context, sessionID string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.expired = append(p.expired, sessionID)
+	return nil
+}
+
+// TestBookingCreateSlotTakenDuringCheckout: the slot is free when the
+// request checks it, another booking takes it while the Checkout Session
+// is being created; the answer is 409, no booking is written, the session
+// nobody saw is expired, and the key may be used again.
+func TestBookingCreateSlotTakenDuringCheckout(t *testing.T) {
+	t.Parallel()
+	pay := &racingPayments{next: &payment.Demo{AppURL: "http://localhost:3000"}}
+	start := futureSlot(9, 11)
+	tb := setup(t, setupOpts{payments: &takingPayments{racingPayments: pay, start: start, t: t}})
+	pay.db, pay.res = tb.db, tb.resource
+
+	key := http.Header{"Idempotency-Key": {"slot-race"}}
+	var e apiError
+	resp := tb.doJSON(t, http.MethodPost, "/api/bookings", bookingBody(tb.resource.ID, start), key, &e)
+	checkAPIError(t, resp, e, http.StatusConflict, "slot_unavailable")
+	if n := pgtestCount(t, tb, `SELECT count(*) FROM bookings`); n != 1 {
+		t.Errorf("%d bookings, want only the one that took the slot", n)
+	}
+	pay.mu.Lock()
+	created, expired := slices.Clone(pay.created), slices.Clone(pay.expired)
+	pay.mu.Unlock()
+	if len(created) != 1 || !slices.Equal(expired, created) {
+		t.Errorf("sessions created %v, expired %v: want the unused one expired", created, expired)
+	}
+	if n := pgtestCount(t, tb, `SELECT count(*) FROM idempotency_keys`); n != 0 {
+		t.Errorf("%d idempotency keys left claimed after the refusal", n)
+	}
+}
+
+// takingPayments lets another booking take start before creating the
+// checkout.
+type takingPayments struct {
+	*racingPayments
+	start time.Time
+	t     *testing.T
+}
+
+func (p *takingPayments) CreateCheckout(ctx context.Context, req booking.CheckoutRequest) (*booking.Checkout, error) {
+	pgtest.CreateBooking(p.t, p.db, p.res, pgtest.BookingOpts{StartsAt: p.start})
+	return p.racingPayments.CreateCheckout(ctx, req)
+}
+
+// blockingPayments holds each checkout until release is closed.
+type blockingPayments struct {
+	next    app.Provider
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (p *blockingPayments) CreateCheckout(ctx context.Context, req booking.CheckoutRequest) (*booking.Checkout, error) {
+	p.entered <- struct{}{}
+	<-p.release
+	return p.next.CreateCheckout(ctx, req)
+}
+
+func (p *blockingPayments) SessionEvent(ctx context.Context, sessionID string) (*booking.PaymentEvent, error) {
+	return p.next.SessionEvent(ctx, sessionID)
+}
+
+// TestBookingCreateKeyInUse: while a request with an Idempotency-Key is
+// creating its checkout, the same request again gets 409
+// idempotency_key_in_use; once it is answered, the same request gets the
+// same answer; a claim whose request died lapses after the lease.
+func TestBookingCreateKeyInUse(t *testing.T) {
+	t.Parallel()
+	var shift atomic.Int64
+	now := func() time.Time { return time.Now().Add(time.Duration(shift.Load())) }
+	pay := &blockingPayments{next: &payment.Demo{AppURL: "http://localhost:3000"},
+		entered: make(chan struct{}, 1), release: make(chan struct{})}
+	tb := setup(t, setupOpts{payments: pay, now: now})
+	start := futureSlot(9, 13)
+	body := bookingBody(tb.resource.ID, start)
+	raw, _ := json.Marshal(body)
+	key := http.Header{"Idempotency-Key": {"in-use"}, "Content-Type": {"application/json"}}
+
+	first := make(chan rawResult, 1)
+	go func() {
+		r, err := tb.rawDo(http.MethodPost, "/api/bookings", raw, key)
+		if err != nil {
+			r.status = -1
+		}
+		first <- r
+	}()
+	<-pay.entered
+	var e apiError
+	resp := tb.doJSON(t, http.MethodPost, "/api/bookings", body, key, &e)
+	checkAPIError(t, resp, e, http.StatusConflict, "idempotency_key_in_use")
+	close(pay.release)
+	r := <-first
+	if r.status != http.StatusCreated {
+		t.Fatalf("first request: status %d %s", r.status, r.body)
+	}
+	var again createdBooking
+	resp = tb.doJSON(t, http.MethodPost, "/api/bookings", body, key, &again)
+	if resp.StatusCode != http.StatusCreated || resp.Header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("replay: status %d, replayed %q", resp.StatusCode, resp.Header.Get("Idempotent-Replayed"))
+	}
+	var orig createdBooking
+	if err := json.Unmarshal(r.body, &orig); err != nil {
+		t.Fatal(err)
+	}
+	if again.Booking.ID != orig.Booking.ID || again.CustomerToken != orig.CustomerToken {
+		t.Errorf("replay answered booking %s, first answer %s", again.Booking.ID, orig.Booking.ID)
+	}
+
+	// A claim without an answer, as a request that died half-way leaves it:
+	// busy within the lease, free after it.
+	died := booking.IdempotencyKeyHash("died")
+	if _, err := tb.db.Pool.Exec(context.Background(),
+		`INSERT INTO idempotency_keys (key_hash, request_hash, created_at) VALUES ($1, 'x', $2)`, died, now()); err != nil {
+		t.Fatal(err)
+	}
+	other := bookingBody(tb.resource.ID, start.Add(time.Hour))
+	dkey := http.Header{"Idempotency-Key": {"died"}}
+	resp = tb.doJSON(t, http.MethodPost, "/api/bookings", other, dkey, &e)
+	if resp.StatusCode == http.StatusCreated {
+		t.Fatalf("a fresh claim was taken over")
+	}
+	shift.Store(int64(booking.IdempotencyClaimLease + time.Second))
+	go func() { <-pay.entered }()
+	var c createdBooking
+	resp = tb.doJSON(t, http.MethodPost, "/api/bookings", other, dkey, &c)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("after the lease: status %d, want 201", resp.StatusCode)
 	}
 }
 

@@ -31,6 +31,14 @@ func TestWebhookConcurrentDeliveries(t *testing.T) {
 		tb := setup(t, setupOpts{db: whSmallPoolDB(t)})
 		whRace(t, tb, []*testBundle{tb, whTwin(t, tb, nil)})
 	})
+	t.Run("two servers through PgBouncer in transaction pooling mode", func(t *testing.T) {
+		t.Parallel()
+		db, direct := pgtest.NewPooledDB(t, 12)
+		tb := setup(t, setupOpts{db: db})
+		// The other replica has a pool of its own through the same PgBouncer.
+		twin := setup(t, setupOpts{db: pgtest.OpenPooled(t, direct, 12), resource: tb.resource})
+		whRace(t, tb, []*testBundle{tb, twin})
+	})
 }
 
 // whSmallPoolDB is a fresh database behind a pool smaller than the number of

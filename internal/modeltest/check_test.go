@@ -136,6 +136,10 @@ func (r *run) settle(rnd *rand.Rand) {
 	r.note("settle")
 	r.world.mu.Lock()
 	r.world.down = false
+	// Open disputes end, won or lost.
+	for _, ch := range r.world.charges {
+		r.world.closeDispute(ch, rnd.IntN(2) == 0)
+	}
 	r.world.mu.Unlock()
 	for round := 0; round < 12; round++ {
 		for {

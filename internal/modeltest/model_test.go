@@ -22,7 +22,10 @@ type mPayment struct {
 	amount      int64
 	currency    string
 	refunded    int64
+	withdrawn   int64 // taken back by a lost dispute
 }
+
+func (p *mPayment) remaining() int64 { return p.amount - p.refunded - p.withdrawn }
 
 type mBooking struct {
 	id, session string
@@ -32,14 +35,16 @@ type mBooking struct {
 	holdUntil   time.Time
 	paid        int64
 	refunded    int64
+	withdrawn   int64
 	payments    map[string]*mPayment // by session
 	refundIDs   map[string]bool
-	disputes    map[string]string // id → status
-	owed        map[string]bool   // by PaymentIntent: a refund of what remains is owed
-	attempts    map[string]int    // by PaymentIntent: failed attempts of the owed refund
+	disputes    map[string]string   // id → status
+	disputesOf  map[string][]string // PaymentIntent → dispute ids
+	owed        map[string]bool     // by PaymentIntent: a refund of what remains is owed
+	attempts    map[string]int      // by PaymentIntent: failed attempts of the owed refund
 }
 
-func (b *mBooking) kept() int64 { return b.paid - b.refunded }
+func (b *mBooking) kept() int64 { return b.paid - b.refunded - b.withdrawn }
 
 type model struct {
 	now      time.Time
@@ -84,7 +89,7 @@ func (m *model) book(slot int) bool {
 func (m *model) addBooking(id, session string, slot int) *mBooking {
 	b := &mBooking{id: id, session: session, slot: slot, status: booking.StatusPending, holds: true,
 		holdUntil: m.now.Add(holdDuration).Truncate(time.Second), payments: map[string]*mPayment{},
-		refundIDs: map[string]bool{}, disputes: map[string]string{}, owed: map[string]bool{}, attempts: map[string]int{}}
+		refundIDs: map[string]bool{}, disputes: map[string]string{}, disputesOf: map[string][]string{}, owed: map[string]bool{}, attempts: map[string]int{}}
 	m.bookings = append(m.bookings, b)
 	m.bySess[session] = b
 	return b
@@ -193,15 +198,16 @@ func (m *model) money(b *mBooking, ev *wEvent) {
 	case booking.EventDisputeCreated:
 		if _, ok := b.disputes[ev.dispute]; !ok {
 			b.disputes[ev.dispute] = ev.disputeStat
+			b.disputesOf[ev.pi] = append(b.disputesOf[ev.pi], ev.dispute)
 		}
 		return
 	case booking.EventDisputeClosed:
-		b.disputes[ev.dispute] = ev.disputeStat
+		m.disputeClosed(b, p, ev.dispute, ev.disputeStat, ev.amount)
 		return
 	}
 	var add int64
 	if ev.refunds != nil {
-		left := p.amount - p.refunded
+		left := p.remaining()
 		for _, r := range ev.refunds {
 			if b.refundIDs[r.id] || r.amount > left {
 				continue
@@ -210,17 +216,44 @@ func (m *model) money(b *mBooking, ev *wEvent) {
 			left -= r.amount
 			add += r.amount
 		}
-	} else if d := ev.cumulative - p.refunded; d > 0 {
+	} else if d := min(ev.cumulative-p.refunded, p.remaining()); d > 0 {
 		add = d
 	}
 	m.refund(b, p, add)
+}
+
+// disputeClosed records how dispute id of payment p ended, unless known: a
+// lost one takes the money back, which settles a refund owed of it, and
+// the booking then ends as that refund would have left it.
+func (m *model) disputeClosed(b *mBooking, p *mPayment, id, status string, amount int64) {
+	if st, ok := b.disputes[id]; ok && st != "needs_response" {
+		return // closed already
+	} else if !ok {
+		b.disputesOf[p.pi] = append(b.disputesOf[p.pi], id)
+	}
+	b.disputes[id] = status
+	if status != "lost" {
+		return
+	}
+	w := max(min(amount, p.remaining()), 0)
+	p.withdrawn += w
+	b.withdrawn += w
+	if p.remaining() > 0 {
+		return
+	}
+	owed := b.owed[p.pi]
+	delete(b.owed, p.pi)
+	delete(b.attempts, p.pi)
+	if owed && b.paid > 0 && b.refunded+b.withdrawn >= b.paid && b.status != booking.StatusRefunded {
+		m.setStatus(b, booking.StatusRefunded)
+	}
 }
 
 // refund records add refunded on payment p, with its consequences.
 func (m *model) refund(b *mBooking, p *mPayment, add int64) {
 	p.refunded += add
 	b.refunded += add
-	if p.refunded >= p.amount {
+	if p.remaining() <= 0 {
 		delete(b.owed, p.pi)
 		delete(b.attempts, p.pi)
 	}
@@ -243,21 +276,29 @@ func (m *model) refundCall(c refundCall, next *refundCall) string {
 		return "refund call for " + p.pi + " while none is owed"
 	}
 	if c.read {
-		// The product learns the refunds Stripe made that it had not heard of.
-		if c.ok && c.refunded > p.refunded {
-			m.refund(b, p, min(c.refunded-p.refunded, p.amount-p.refunded))
+		// The product learns how the dispute ended and the refunds Stripe
+		// made, when it had not heard of them.
+		if c.ok && teaches(b, p, &c) && c.disputeStat != "needs_response" && c.dispute != "" {
+			m.disputeClosed(b, p, c.dispute, c.disputeStat, c.disputeAmt)
+		}
+		if c.ok && c.refunded > p.refunded && p.remaining() > 0 {
+			m.refund(b, p, min(c.refunded-p.refunded, p.remaining()))
 		}
 		return ""
 	}
-	if c.req.Amount != p.amount-p.refunded {
+	if c.req.Amount != p.remaining() {
 		return "refund call for " + p.pi + " not of what remains"
 	}
 	if !c.ok {
-		if next != nil && next.read && next.ok && next.req.PaymentIntentID == p.pi && next.refunded > p.refunded {
+		if next != nil && next.read && next.ok && next.req.PaymentIntentID == p.pi && teaches(b, p, next) {
 			return ""
 		}
 		b.attempts[p.pi]++
-		if b.attempts[p.pi] >= reviewAfter && b.status != booking.StatusNeedsReview && b.status != booking.StatusRefunded {
+		disputed := false
+		for _, st := range b.disputesOf[p.pi] {
+			disputed = disputed || b.disputes[st] != "won"
+		}
+		if (b.attempts[p.pi] >= reviewAfter || disputed) && b.status != booking.StatusNeedsReview && b.status != booking.StatusRefunded {
 			b.status = booking.StatusNeedsReview // keeps holds
 		}
 		return ""
@@ -265,6 +306,19 @@ func (m *model) refundCall(c refundCall, next *refundCall) string {
 	b.refundIDs[c.id] = true
 	m.refund(b, p, c.req.Amount)
 	return ""
+}
+
+// teaches reports whether a read of payment p's charge tells the product
+// something it did not know: refunds made elsewhere, or how a dispute ended.
+func teaches(b *mBooking, p *mPayment, c *refundCall) bool {
+	if c.refunded > p.refunded && p.remaining() > 0 {
+		return true
+	}
+	if c.dispute == "" || c.disputeStat == "needs_response" {
+		return false
+	}
+	st, ok := b.disputes[c.dispute]
+	return !ok || st == "needs_response"
 }
 
 // staffCancel returns the error code the product must answer ("" for
@@ -278,7 +332,7 @@ func (m *model) staffCancel(b *mBooking) string {
 	case booking.StatusConfirmed, booking.StatusNeedsReview:
 		owes := len(b.owed) > 0
 		for _, p := range b.payments {
-			if p.amount-p.refunded > 0 {
+			if p.remaining() > 0 {
 				b.owed[p.pi], owes = true, true
 			}
 		}
@@ -292,6 +346,14 @@ func (m *model) staffCancel(b *mBooking) string {
 		return ""
 	}
 	if len(b.owed) > 0 {
+		return ""
+	}
+	if b.kept() > 0 {
+		for _, p := range b.payments {
+			if p.remaining() > 0 {
+				b.owed[p.pi] = true
+			}
+		}
 		return ""
 	}
 	return booking.EConflict

@@ -464,7 +464,7 @@ func (r *run) do(method, path string, body []byte, h http.Header) (int, []byte) 
 
 func (r *run) ledgerIDs() []string {
 	rows, err := r.db.Pool.Query(r.ctx, `SELECT stripe_event_id FROM webhook_events
-WHERE stripe_event_id NOT LIKE 'return:%' AND strpos(stripe_event_id, $1) > 0 ORDER BY id`, "_"+r.tag+"_")
+WHERE stripe_event_id NOT LIKE 'return:%' AND strpos(stripe_event_id, $1) > 0 ORDER BY received_at, stripe_event_id`, "_"+r.tag+"_")
 	if err != nil {
 		r.fail("ledger: %v", err)
 	}

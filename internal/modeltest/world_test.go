@@ -67,6 +67,17 @@ type wRefund struct {
 	amount int64
 }
 
+// disputed reports whether the charge has a dispute that is open or lost:
+// Stripe refuses to refund it.
+func (c *wCharge) disputed() bool {
+	for _, st := range c.disputes {
+		if st != "won" {
+			return true
+		}
+	}
+	return false
+}
+
 func (c *wCharge) refunded() int64 {
 	var n int64
 	for _, r := range c.refunds {
@@ -99,10 +110,13 @@ type refundCall struct {
 	req      booking.ProviderRefund
 	read     bool
 	refunded int64 // what a read answered
-	ok       bool
-	id       string
-	err      string
-	seen     bool // processed by the model
+	// dispute and disputeStat: the charge's dispute, as a read answered.
+	dispute, disputeStat string
+	disputeAmt           int64
+	ok                   bool
+	id                   string
+	err                  string
+	seen                 bool // processed by the model
 }
 
 func newWorld(now func() time.Time, tag string, listRefunds bool) *world {
@@ -190,7 +204,7 @@ func (w *world) Refund(ctx context.Context, req booking.ProviderRefund) (*bookin
 		}
 		call.ok, call.id, call.err = first.ok, first.id, first.err
 		if !first.ok {
-			return nil, booking.Errorf(booking.EPaymentProvider, "%s", first.err)
+			return nil, booking.WrapError(booking.EPaymentProvider, "Refused.", fmt.Errorf("%w: %s", booking.ErrRefused, first.err))
 		}
 		return &booking.Refund{ID: first.id, Amount: req.Amount, Currency: req.Currency, Status: "succeeded"}, nil
 	}
@@ -203,9 +217,11 @@ func (w *world) Refund(ctx context.Context, req booking.ProviderRefund) (*bookin
 		call.err = "charge_already_refunded"
 	case req.Currency != ch.currency:
 		call.err = "currency mismatch"
+	case ch.disputed():
+		call.err = "charge_disputed"
 	}
 	if call.err != "" {
-		return nil, booking.Errorf(booking.EPaymentProvider, "%s", call.err)
+		return nil, booking.WrapError(booking.EPaymentProvider, "Refused.", fmt.Errorf("%w: %s", booking.ErrRefused, call.err))
 	}
 	r := wRefund{id: w.next("re_model"), amount: req.Amount}
 	ch.refunds = append(ch.refunds, r)
@@ -214,8 +230,9 @@ func (w *world) Refund(ctx context.Context, req booking.ProviderRefund) (*bookin
 	return &booking.Refund{ID: r.id, Amount: r.amount, Currency: ch.currency, Status: "succeeded"}, nil
 }
 
-// ChargeRefunds answers what Stripe refunded of a PaymentIntent's charge.
-func (w *world) ChargeRefunds(ctx context.Context, pi string) (*booking.ChargeState, error) {
+// Charge answers what Stripe refunded of a PaymentIntent's charge, and
+// its dispute.
+func (w *world) Charge(ctx context.Context, pi string) (*booking.ChargeState, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	call := refundCall{read: true, req: booking.ProviderRefund{PaymentIntentID: pi}}
@@ -230,7 +247,14 @@ func (w *world) ChargeRefunds(ctx context.Context, pi string) (*booking.ChargeSt
 		return nil, booking.Errorf(booking.EPaymentProvider, "No such payment intent.")
 	}
 	call.ok, call.refunded = true, ch.refunded()
-	return &booking.ChargeState{ChargeID: ch.id, Amount: ch.amount, AmountRefunded: ch.refunded(), Currency: ch.currency}, nil
+	cs := &booking.ChargeState{ChargeID: ch.id, Amount: ch.amount, AmountRefunded: ch.refunded(), Currency: ch.currency}
+	if n := len(ch.disputeAt); n > 0 {
+		id := ch.disputeAt[n-1]
+		cs.Dispute = &booking.ChargeDispute{ID: id, Amount: ch.amount, Currency: ch.currency, Reason: "fraudulent",
+			Status: ch.disputes[id]}
+		call.dispute, call.disputeStat, call.disputeAmt = id, ch.disputes[id], ch.amount
+	}
+	return cs, nil
 }
 
 // expireDue expires the open sessions whose time is up, as Stripe does.
@@ -278,10 +302,12 @@ func (w *world) asyncResult(s *wSession, ok bool) bool {
 	return true
 }
 
-// dashboardRefund refunds part or all of a charge from the Stripe Dashboard.
+// dashboardRefund refunds part or all of a charge from the Stripe Dashboard,
+// which Stripe refuses, as through the API, while a dispute is open or once
+// it is lost.
 func (w *world) dashboardRefund(ch *wCharge, full bool) bool {
 	left := ch.amount - ch.refunded()
-	if left <= 0 {
+	if left <= 0 || ch.disputed() {
 		return false
 	}
 	amount := left

@@ -50,10 +50,10 @@ func (d *Demo) Refund(ctx context.Context, req booking.ProviderRefund) (*booking
 		Currency: req.Currency, Status: "succeeded"}, nil
 }
 
-// ChargeRefunds reads the latest charge of a PaymentIntent: what Stripe has
-// refunded of it so far, whatever webhooks the product received.
-// Errors: payment_provider_error.
-func (s *Stripe) ChargeRefunds(ctx context.Context, paymentIntentID string) (*booking.ChargeState, error) {
+// Charge reads the latest charge of a PaymentIntent: what Stripe has
+// refunded of it so far and, when it is disputed, its dispute, whatever
+// webhooks the product received. Errors: payment_provider_error.
+func (s *Stripe) Charge(ctx context.Context, paymentIntentID string) (*booking.ChargeState, error) {
 	p := &stripe.PaymentIntentRetrieveParams{}
 	p.AddExpand("latest_charge")
 	pi, err := s.sc.V1PaymentIntents.Retrieve(ctx, paymentIntentID, p)
@@ -64,5 +64,23 @@ func (s *Stripe) ChargeRefunds(ctx context.Context, paymentIntentID string) (*bo
 	if ch == nil || ch.ID == "" {
 		return nil, providerError("retrieve payment intent", errors.New("no charge"))
 	}
-	return &booking.ChargeState{ChargeID: ch.ID, Amount: ch.Amount, AmountRefunded: ch.AmountRefunded, Currency: string(ch.Currency)}, nil
+	cs := &booking.ChargeState{ChargeID: ch.ID, Amount: ch.Amount, AmountRefunded: ch.AmountRefunded, Currency: string(ch.Currency)}
+	if !ch.Disputed {
+		return cs, nil
+	}
+	lp := &stripe.DisputeListParams{PaymentIntent: stripe.String(paymentIntentID)}
+	lp.Limit = stripe.Int64(10)
+	for d, err := range s.sc.V1Disputes.List(ctx, lp).All(ctx) {
+		if err != nil {
+			return nil, providerError("list disputes", err)
+		}
+		if d.Charge != nil && d.Charge.ID != "" && d.Charge.ID != ch.ID {
+			continue
+		}
+		// A charge has at most one dispute; the newest listed is it.
+		cs.Dispute = &booking.ChargeDispute{ID: d.ID, Amount: d.Amount, Currency: string(d.Currency),
+			Reason: string(d.Reason), Status: string(d.Status)}
+		break
+	}
+	return cs, nil
 }

@@ -132,6 +132,13 @@ func (s *Stripe) ExpireCheckout(ctx context.Context, sessionID string) error {
 }
 
 func providerError(op string, err error) error {
+	var se *stripe.Error
+	if errors.As(err, &se) && se.HTTPStatusCode >= 400 && se.HTTPStatusCode < 500 &&
+		se.HTTPStatusCode != http.StatusConflict && se.HTTPStatusCode != http.StatusTooManyRequests {
+		// Stripe answered and refused: asking again the same way would get
+		// the same answer (replayed for the same idempotency key).
+		err = fmt.Errorf("%w: %w", booking.ErrRefused, err)
+	}
 	return booking.WrapError(booking.EPaymentProvider, "The payment provider could not be reached. Please try again.", fmt.Errorf("%s: %w", op, err))
 }
 

@@ -15,14 +15,14 @@ import (
 const bookingColumns = `b.id::text, b.reference, b.resource_id::text, b.starts_at, b.ends_at, b.status, b.amount_total,
 	b.currency, b.hold_expires_at, b.stripe_session_id, coalesce(b.checkout_url, ''), b.customer_first_name,
 	b.customer_last_name, b.customer_email, coalesce(b.review_reason, ''), b.holds_slot, b.amount_paid,
-	b.amount_refunded, b.created_at, b.updated_at`
+	b.amount_refunded, b.amount_withdrawn, b.created_at, b.updated_at`
 
 // bookingDest returns the scan destinations of bookingColumns.
 func bookingDest(b *booking.Booking) []any {
 	return []any{&b.ID, &b.Reference, &b.ResourceID, &b.StartsAt, &b.EndsAt, &b.Status, &b.AmountTotal,
 		&b.Currency, &b.HoldExpiresAt, &b.StripeSessionID, &b.CheckoutURL, &b.Customer.FirstName,
 		&b.Customer.LastName, &b.Customer.Email, &b.ReviewReason, &b.HoldsSlot, &b.AmountPaid,
-		&b.AmountRefunded, &b.CreatedAt, &b.UpdatedAt}
+		&b.AmountRefunded, &b.AmountWithdrawn, &b.CreatedAt, &b.UpdatedAt}
 }
 
 // utcBooking puts a scanned booking's times in UTC.
@@ -57,19 +57,56 @@ func (db *DB) BusyRanges(ctx context.Context, resourceID string, from, to, now t
 }
 
 // claimIdemKeySQL claims an Idempotency-Key for a new request. An earlier
-// claim is taken over when it is older than 24 hours, or when its request
-// never finished (no answer) and its hold is gone: a request that failed
-// half-way does not keep the key busy.
+// claim is taken over when it is older than 24 hours ($4), or when it has
+// no answer and its lease ($5) is over: a request that died half-way does
+// not keep the key busy.
 const claimIdemKeySQL = `
 INSERT INTO idempotency_keys AS k (key_hash, request_hash, created_at) VALUES ($1, $2, $3)
 ON CONFLICT (key_hash) DO UPDATE
     SET request_hash = EXCLUDED.request_hash, booking_id = NULL, response = NULL, created_at = EXCLUDED.created_at
-    WHERE k.created_at < $3 - interval '24 hours'
-       OR (k.response IS NULL AND NOT EXISTS (
-           SELECT 1 FROM bookings b WHERE b.id = k.booking_id AND b.status = 'pending' AND b.hold_expires_at > $3))
+    WHERE k.created_at < $4 OR (k.response IS NULL AND k.created_at < $5)
 RETURNING true`
 
 const readIdemKeySQL = `SELECT request_hash, response FROM idempotency_keys WHERE key_hash = $1`
+
+// ClaimKey claims an Idempotency-Key, or returns the sealed answer of the
+// request that holds it. Errors: idempotency_key_reused,
+// idempotency_key_in_use, unavailable.
+func (db *DB) ClaimKey(ctx context.Context, keyHash, requestHash []byte, now time.Time) ([]byte, error) {
+	var claimed bool
+	err := db.Pool.QueryRow(ctx, claimIdemKeySQL, keyHash, requestHash, now,
+		now.Add(-booking.IdempotencyKeyTTL), now.Add(-booking.IdempotencyClaimLease)).Scan(&claimed)
+	if err == nil {
+		return nil, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return nil, interpretError(err)
+	}
+	var hash, answer []byte
+	if err := db.Pool.QueryRow(ctx, readIdemKeySQL, keyHash).Scan(&hash, &answer); err != nil {
+		// The claim that refused ours was purged in between: a rare race
+		// a retry settles.
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, booking.Errorf(booking.EIdempotencyPending, "A request with this Idempotency-Key is in progress; retry shortly.")
+		}
+		return nil, interpretError(err)
+	}
+	switch {
+	case !bytes.Equal(hash, requestHash):
+		return nil, booking.Errorf(booking.EIdempotencyReused, "This Idempotency-Key was used with a different request.")
+	case answer == nil:
+		return nil, booking.Errorf(booking.EIdempotencyPending, "A request with this Idempotency-Key is in progress; retry shortly.")
+	}
+	return answer, nil
+}
+
+const forgetIdemKeySQL = `DELETE FROM idempotency_keys WHERE key_hash = $1 AND response IS NULL`
+
+// ForgetKey releases a claimed key that has no answer.
+func (db *DB) ForgetKey(ctx context.Context, keyHash []byte) error {
+	_, err := db.Pool.Exec(ctx, forgetIdemKeySQL, keyHash)
+	return interpretError(err)
+}
 
 // releaseLapsedSQL expires pending holds that lapsed and overlap a range, so a
 // lapsed hold never blocks a new booking even when no webhook or sweep ran.
@@ -80,105 +117,53 @@ WHERE resource_id = $1 AND status = 'pending' AND hold_expires_at <= $4
   AND tstzrange(starts_at, ends_at, '[)') && tstzrange($2, $3, '[)')`
 
 const insertBookingSQL = `
-INSERT INTO bookings AS b (reference, resource_id, starts_at, ends_at, status, amount_total, currency, hold_expires_at,
-    customer_first_name, customer_last_name, customer_email, customer_token_hash, status_cause, status_cause_ref)
-VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9, $10, $11, $12, $13)
+INSERT INTO bookings AS b (id, reference, resource_id, starts_at, ends_at, status, amount_total, currency, hold_expires_at,
+    customer_first_name, customer_last_name, customer_email, customer_token_hash, status_cause, status_cause_ref,
+    stripe_session_id, checkout_url)
+VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
 RETURNING ` + bookingColumns
 
-const bindIdemKeySQL = `UPDATE idempotency_keys SET booking_id = $2 WHERE key_hash = $1`
+const storeIdemAnswerSQL = `UPDATE idempotency_keys SET booking_id = $2, response = $3 WHERE key_hash = $1`
 
-// CreateHold holds a slot as a pending booking. Errors: slot_unavailable,
-// idempotency_key_reused, idempotency_key_in_use.
-func (db *DB) CreateHold(ctx context.Context, h booking.NewHold) (*booking.HoldResult, error) {
-	var out booking.HoldResult
+// CreateHold inserts a pending booking with its Checkout Session, after
+// expiring the lapsed holds in its way, and stores the sealed answer of its
+// idempotency key, in one transaction. Errors: slot_unavailable, unavailable.
+func (db *DB) CreateHold(ctx context.Context, h booking.NewHold, seal func(*booking.Booking) []byte) (*booking.Booking, error) {
+	var out *booking.Booking
 	err := db.Transact(ctx, func(tx pgx.Tx) error {
-		out = booking.HoldResult{}
-		if h.KeyHash != nil {
-			var claimed bool
-			err := tx.QueryRow(ctx, claimIdemKeySQL, h.KeyHash, h.RequestHash, h.Now).Scan(&claimed)
-			if errors.Is(err, pgx.ErrNoRows) {
-				var hash, answer []byte
-				if err := tx.QueryRow(ctx, readIdemKeySQL, h.KeyHash).Scan(&hash, &answer); err != nil {
-					return err
-				}
-				switch {
-				case !bytes.Equal(hash, h.RequestHash):
-					return booking.Errorf(booking.EIdempotencyReused, "This Idempotency-Key was used with a different request.")
-				case answer == nil:
-					return booking.Errorf(booking.EIdempotencyPending, "A request with this Idempotency-Key is in progress; retry shortly.")
-				}
-				out.Replay = answer
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-		}
-		if _, err := tx.Exec(ctx, releaseLapsedSQL, h.Resource.ID, h.Slot.StartsAt, h.Slot.EndsAt, h.Now); err != nil {
-			return err
-		}
-		rows, _ := tx.Query(ctx, insertBookingSQL, h.Reference, h.Resource.ID, h.Slot.StartsAt, h.Slot.EndsAt,
+		var b pgx.Batch
+		b.Queue(releaseLapsedSQL, h.Resource.ID, h.Slot.StartsAt, h.Slot.EndsAt, h.Now)
+		b.Queue(insertBookingSQL, h.ID, h.Reference, h.Resource.ID, h.Slot.StartsAt, h.Slot.EndsAt,
 			h.Resource.PriceAmount, h.Resource.Currency, h.HoldUntil, h.Customer.FirstName, h.Customer.LastName,
-			h.Customer.Email, h.TokenHash, h.Cause.Kind, h.Cause.Ref)
-		b, err := pgx.CollectExactlyOneRow(rows, scanBooking)
+			h.Customer.Email, h.TokenHash, h.Cause.Kind, h.Cause.Ref, h.SessionID, h.CheckoutURL)
+		br := tx.SendBatch(ctx, &b)
+		_, err := br.Exec()
+		if err == nil {
+			var rows pgx.Rows
+			rows, err = br.Query()
+			if err == nil {
+				var bk booking.Booking
+				bk, err = pgx.CollectExactlyOneRow(rows, scanBooking)
+				out = &bk
+			}
+		}
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
 		if err != nil {
 			return err
 		}
-		out.Booking = &b
-		if h.KeyHash != nil {
-			if _, err := tx.Exec(ctx, bindIdemKeySQL, h.KeyHash, b.ID); err != nil {
-				return err
-			}
+		sealed := seal(out)
+		if h.KeyHash == nil {
+			return nil
 		}
-		return nil
+		_, err = tx.Exec(ctx, storeIdemAnswerSQL, h.KeyHash, out.ID, sealed)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &out, nil
-}
-
-const attachCheckoutSQL = `
-UPDATE bookings SET stripe_session_id = $2, checkout_url = $3, updated_at = now()
-WHERE id = $1 AND (stripe_session_id IS NULL OR stripe_session_id = $2)`
-
-const storeIdemAnswerSQL = `UPDATE idempotency_keys SET response = $2 WHERE key_hash = $1`
-
-// AttachCheckout records a booking's Checkout Session and the sealed
-// idempotent answer.
-func (db *DB) AttachCheckout(ctx context.Context, bookingID, sessionID, url string, keyHash, sealed []byte) error {
-	return db.Transact(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, attachCheckoutSQL, bookingID, sessionID, url); err != nil {
-			return err
-		}
-		if keyHash != nil {
-			if _, err := tx.Exec(ctx, storeIdemAnswerSQL, keyHash, sealed); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
-
-const releaseHoldSQL = `
-UPDATE bookings SET status = 'cancelled', status_cause = $2, status_cause_ref = $3, updated_at = now()
-WHERE id = $1 AND status = 'pending'`
-
-const forgetIdemKeySQL = `DELETE FROM idempotency_keys WHERE key_hash = $1 AND booking_id = $2`
-
-// ReleaseHold cancels a pending booking and forgets its idempotency key.
-func (db *DB) ReleaseHold(ctx context.Context, bookingID string, keyHash []byte, cause booking.Cause) error {
-	return db.Transact(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, releaseHoldSQL, bookingID, cause.Kind, cause.Ref); err != nil {
-			return err
-		}
-		if keyHash != nil {
-			if _, err := tx.Exec(ctx, forgetIdemKeySQL, keyHash, bookingID); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return out, nil
 }
 
 const findBookingWithTokenSQL = `SELECT ` + bookingColumns + `, b.customer_token_hash FROM bookings b WHERE b.id = $1`

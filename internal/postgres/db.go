@@ -28,6 +28,14 @@ type DB struct {
 // PoolOpts tunes the connection pool.
 type PoolOpts struct {
 	MaxConns int32
+	// Pooler says the URL goes through a PgBouncer in transaction pooling
+	// mode: statements are not prepared by name (each is parsed in the
+	// round trip that runs it, its description cached) and no session
+	// setting is sent at connection start (PgBouncer would refuse it; set
+	// statement_timeout on the database role instead). Every statement the
+	// product runs already fits transaction pooling: advisory locks are
+	// transaction-scoped, no LISTEN, no session state across transactions.
+	Pooler bool
 }
 
 // Open connects to PostgreSQL and checks the connection.
@@ -48,6 +56,14 @@ func Open(ctx context.Context, url string, opts PoolOpts) (*DB, error) {
 	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
 		cfg.ConnConfig.RuntimeParams["application_name"] = "booking"
 	}
+	if opts.Pooler {
+		cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeCacheDescribe
+		pool, err := pgxpool.NewWithConfig(ctx, cfg)
+		if err != nil {
+			return nil, fmt.Errorf("connect to database: %w", err)
+		}
+		return ping(ctx, pool)
+	}
 	// A stuck statement must not hold a request forever.
 	if _, ok := cfg.ConnConfig.RuntimeParams["statement_timeout"]; !ok {
 		cfg.ConnConfig.RuntimeParams["statement_timeout"] = "15000"
@@ -59,6 +75,11 @@ func Open(ctx context.Context, url string, opts PoolOpts) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to database: %w", err)
 	}
+	return ping(ctx, pool)
+}
+
+// ping checks that pool reaches the database and wraps it.
+func ping(ctx context.Context, pool *pgxpool.Pool) (*DB, error) {
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := pool.Ping(pctx); err != nil {

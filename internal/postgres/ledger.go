@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -41,84 +42,173 @@ var errDuplicateEvent = errors.New("event recorded by a concurrent delivery")
 
 // ApplyEvent records ev and applies the plans decide makes for it and for
 // the refund and dispute events waiting for its payment, in one
-// transaction. Errors: unavailable, internal.
+// transaction. A serialization failure or deadlock is retried.
+// Errors: unavailable, internal.
 func (db *DB) ApplyEvent(ctx context.Context, ev *booking.PaymentEvent, decide func(*booking.State, *booking.PaymentEvent) booking.Plan) (*booking.EventResult, error) {
-	var res booking.EventResult
-	replay := ev.Source == booking.SourceReplay
-	err := db.Transact(ctx, func(tx pgx.Tx) error {
-		res = booking.EventResult{}
-		st, waiting, err := lockEventState(ctx, tx, ev)
-		if err != nil {
-			return err
+	var res *booking.EventResult
+	var err error
+	for attempt := 0; attempt < 4; attempt++ {
+		res, err = db.applyEvent(ctx, ev, decide)
+		if !retryable(err) {
+			break
 		}
-		p := decide(st, ev)
-		if st == nil {
-			return recordUnmatched(ctx, tx, ev, p, &res)
+		select {
+		case <-ctx.Done():
+			return nil, interpretError(err)
+		case <-time.After(time.Duration(attempt+1) * 5 * time.Millisecond):
 		}
-		res.BookingID = st.Booking.ID
-		p, rowDone, err := takeSlot(ctx, tx, st, p, ev.SessionID)
-		if err != nil {
-			return err
-		}
-		if p.Outcome == booking.OutcomeDuplicate && !replay && st.EventKnown {
-			res.Outcome, res.Status = p.Outcome, st.Booking.Status
-			return nil
-		}
-		var b pgx.Batch
-		queuePlan(&b, st, &p, ev.SessionID, rowDone)
-		queueRecord(&b, ev, &p, &st.Booking.ID)
-		if err := runBatch(ctx, tx, &b); err != nil {
-			if !replay && isConstraint(err, "23505", constraintEventID) {
-				return errDuplicateEvent
-			}
-			return err
-		}
-		res.Outcome, res.Detail, res.Status = p.Outcome, p.Detail, st.Booking.Status
-		if p.After != nil {
-			res.Status = p.After.Status
-		}
-		res.RefundsOwed = len(p.Owe) > 0
-		if p.Payment == nil || len(waiting) == 0 {
-			return nil
-		}
-		// The payment is recorded: apply the refund and dispute events of
-		// its PaymentIntent that arrived before it, in arrival order.
-		for _, w := range waiting {
-			st, _, err := lockState(ctx, tx, res.BookingID, w.ID, "")
-			if err != nil {
-				return err
-			}
-			late := &booking.PaymentEvent{ID: w.ID, Type: w.Type, PaymentIntentID: ev.PaymentIntentID, Money: w.Facts,
-				Source: booking.SourceLate}
-			lp := decide(st, late)
-			lp, rowDone, err := takeSlot(ctx, tx, st, lp, "")
-			if err != nil {
-				return err
-			}
-			var b pgx.Batch
-			queuePlan(&b, st, &lp, "", rowDone)
-			queueRecord(&b, late, &lp, &st.Booking.ID)
-			if err := runBatch(ctx, tx, &b); err != nil {
-				return err
-			}
-			lr := booking.EventResult{EventID: w.ID, Outcome: lp.Outcome, Detail: lp.Detail, BookingID: st.Booking.ID,
-				Status: st.Booking.Status}
-			if lp.After != nil {
-				lr.Status = lp.After.Status
-				res.Status = lp.After.Status
-			}
-			res.RefundsOwed = res.RefundsOwed || len(lp.Owe) > 0
-			res.Late = append(res.Late, lr)
-		}
-		return nil
-	})
+	}
 	if errors.Is(err, errDuplicateEvent) {
 		return &booking.EventResult{Outcome: booking.OutcomeDuplicate, Detail: "event already recorded"}, nil
 	}
 	if err != nil {
+		return nil, interpretError(err)
+	}
+	return res, nil
+}
+
+// applyEvent is one attempt of ApplyEvent. The common case takes two round
+// trips: BEGIN with the locks and reads, then the effects and the ledger
+// row with COMMIT (deferred constraint checks run then). A plan that takes
+// a slot back, and refund or dispute events waiting for the payment, add
+// round trips of their own before the COMMIT.
+func (db *DB) applyEvent(ctx context.Context, ev *booking.PaymentEvent, decide func(*booking.State, *booking.PaymentEvent) booking.Plan) (*booking.EventResult, error) {
+	conn, err := db.Pool.Acquire(ctx)
+	if err != nil {
 		return nil, err
 	}
-	return &res, nil
+	defer conn.Release()
+	done := false
+	defer func() {
+		// Whatever went wrong, leave no transaction open on the connection
+		// (a pooled connection in a transaction is closed on release anyway).
+		if !done && conn.Conn().PgConn().TxStatus() != 'I' && !conn.Conn().IsClosed() {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			_, _ = conn.Exec(rctx, "ROLLBACK")
+			cancel()
+		}
+	}()
+	replay := ev.Source == booking.SourceReplay
+	res := &booking.EventResult{}
+
+	var first pgx.Batch
+	first.Queue("BEGIN")
+	lookup := queueEventState(&first, ev)
+	br := conn.SendBatch(ctx, &first)
+	_, err = br.Exec()
+	var st *booking.State
+	var waiting []waitingEvent
+	if err == nil && lookup {
+		st, waiting, err = readEventState(br, ev)
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+
+	p := decide(st, ev)
+	var last pgx.Batch
+	if st == nil {
+		res.Outcome, res.Detail = p.Outcome, p.Detail
+		if replay {
+			queueRecord(&last, ev, &p, nil)
+			last.Queue("COMMIT")
+			err = runBatch(ctx, conn, &last)
+			done = err == nil
+			return res, err
+		}
+		var created any
+		if !ev.Created.IsZero() {
+			created = ev.Created
+		}
+		last.Queue(insertUnmatchedEventSQL, ev.ID, ev.Type, ev.Livemode, ev.APIVersion, ev.SessionID, nil, string(p.Outcome),
+			p.Detail, ev.Payload, ev.Source, created, ev.PaymentIntentID)
+		if p.Wait {
+			last.Queue(insertWaitingSQL, ev.ID, ev.PaymentIntentID, ev.Type, ev.Money)
+		}
+		last.Queue("COMMIT")
+		br := conn.SendBatch(ctx, &last)
+		var inserted bool
+		err := br.QueryRow().Scan(&inserted)
+		if errors.Is(err, pgx.ErrNoRows) {
+			res.Outcome, res.Detail = booking.OutcomeDuplicate, "event already recorded"
+			err = nil
+		}
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+		done = err == nil
+		return res, err
+	}
+
+	res.BookingID = st.Booking.ID
+	if p.Outcome == booking.OutcomeDuplicate && !replay && st.EventKnown {
+		res.Outcome, res.Status = p.Outcome, st.Booking.Status
+		_, err := conn.Exec(ctx, "COMMIT")
+		done = err == nil
+		return res, err
+	}
+	p, rowDone, err := takeSlot(ctx, conn, st, p, ev.SessionID)
+	if err != nil {
+		return nil, err
+	}
+	queuePlan(&last, st, &p, ev.SessionID, rowDone)
+	queueRecord(&last, ev, &p, &st.Booking.ID)
+	late := p.Payment != nil && len(waiting) > 0
+	if !late {
+		last.Queue("COMMIT")
+	}
+	if err := runBatch(ctx, conn, &last); err != nil {
+		if !replay && isConstraint(err, "23505", constraintEventID) {
+			return nil, errDuplicateEvent
+		}
+		return nil, err
+	}
+	res.Outcome, res.Detail, res.Status = p.Outcome, p.Detail, st.Booking.Status
+	if p.After != nil {
+		res.Status = p.After.Status
+	}
+	res.RefundsOwed = len(p.Owe) > 0
+	if !late {
+		done = true
+		return res, nil
+	}
+	// The payment is recorded: apply the refund and dispute events of its
+	// PaymentIntent that arrived before it, in arrival order.
+	for _, w := range waiting {
+		st, _, err := lockState(ctx, conn, res.BookingID, w.ID, "")
+		if err != nil {
+			return nil, err
+		}
+		lateEv := &booking.PaymentEvent{ID: w.ID, Type: w.Type, PaymentIntentID: ev.PaymentIntentID, Money: w.Facts,
+			Source: booking.SourceLate}
+		lp := decide(st, lateEv)
+		lp, rowDone, err := takeSlot(ctx, conn, st, lp, "")
+		if err != nil {
+			return nil, err
+		}
+		var b pgx.Batch
+		queuePlan(&b, st, &lp, "", rowDone)
+		queueRecord(&b, lateEv, &lp, &st.Booking.ID)
+		if err := runBatch(ctx, conn, &b); err != nil {
+			return nil, err
+		}
+		lr := booking.EventResult{EventID: w.ID, Outcome: lp.Outcome, Detail: lp.Detail, BookingID: st.Booking.ID,
+			Status: st.Booking.Status}
+		if lp.After != nil {
+			lr.Status = lp.After.Status
+			res.Status = lp.After.Status
+		}
+		res.RefundsOwed = res.RefundsOwed || len(lp.Owe) > 0
+		res.Late = append(res.Late, lr)
+	}
+	if _, err := conn.Exec(ctx, "COMMIT"); err != nil {
+		return nil, err
+	}
+	done = true
+	return res, nil
 }
 
 // queueRecord queues what records event ev with plan p: its ledger row, or
@@ -142,37 +232,4 @@ func queueRecord(b *pgx.Batch, ev *booking.PaymentEvent, p *booking.Plan, bookin
 	case ev.Source == booking.SourceReplay || ev.Source == booking.SourceLate:
 		b.Queue(deleteWaitingSQL, ev.ID)
 	}
-}
-
-// recordUnmatched records an event that concerns no booking: its ledger
-// row (a known id is a duplicate) and, for a refund or dispute event, its
-// wait for the payment.
-func recordUnmatched(ctx context.Context, tx pgx.Tx, ev *booking.PaymentEvent, p booking.Plan, res *booking.EventResult) error {
-	res.Outcome, res.Detail = p.Outcome, p.Detail
-	if ev.Source == booking.SourceReplay {
-		var b pgx.Batch
-		queueRecord(&b, ev, &p, nil)
-		return runBatch(ctx, tx, &b)
-	}
-	var created any
-	if !ev.Created.IsZero() {
-		created = ev.Created
-	}
-	var b pgx.Batch
-	b.Queue(insertUnmatchedEventSQL, ev.ID, ev.Type, ev.Livemode, ev.APIVersion, ev.SessionID, nil, string(p.Outcome),
-		p.Detail, ev.Payload, ev.Source, created, ev.PaymentIntentID)
-	if p.Wait {
-		b.Queue(insertWaitingSQL, ev.ID, ev.PaymentIntentID, ev.Type, ev.Money)
-	}
-	br := tx.SendBatch(ctx, &b)
-	var inserted bool
-	err := br.QueryRow().Scan(&inserted)
-	if errors.Is(err, pgx.ErrNoRows) {
-		res.Outcome, res.Detail = booking.OutcomeDuplicate, "event already recorded"
-		err = nil
-	}
-	if cerr := br.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/bookingplatform/booking/internal/booking"
 )
@@ -19,6 +20,14 @@ import (
 // it sees whatever the transaction we waited on for the lock committed; a
 // subquery of the locking statement would use that statement's older
 // snapshot and could miss a payment (docs/adr/0001).
+
+// dbtx runs statements: a pgx.Tx, or a pooled connection inside a
+// transaction the caller began (ApplyEvent folds BEGIN and COMMIT into its
+// pipelines).
+type dbtx interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
 
 // Statements that lock the booking a decision is about.
 const (
@@ -55,12 +64,12 @@ SELECT
     FROM refunds r WHERE r.booking_id = (SELECT id FROM k)), '[]'),
   coalesce((SELECT json_agg(json_build_object('id', d.stripe_dispute_id, 'paymentId', d.payment_id, 'amount', d.amount,
       'currency', d.currency, 'reason', d.reason, 'status', coalesce(c.status, d.status), 'closed', c.id IS NOT NULL,
-      'createdAt', d.created_at) ORDER BY d.id)
+      'withdrawn', coalesce(c.amount, 0), 'createdAt', d.created_at) ORDER BY d.id)
     FROM disputes d LEFT JOIN dispute_closures c ON c.stripe_dispute_id = d.stripe_dispute_id
     WHERE d.booking_id = (SELECT id FROM k)), '[]'),
   coalesce((SELECT json_agg(json_build_object('id', q.id, 'bookingId', q.booking_id, 'paymentId', q.payment_id,
       'amount', q.amount, 'currency', q.currency, 'reason', q.reason, 'state', q.state, 'attempts', q.attempts,
-      'lastError', q.last_error, 'nextAttemptAt', q.next_attempt_at, 'requestedBy', q.requested_by,
+      'lastError', q.last_error, 'refusals', q.refusals, 'nextAttemptAt', q.next_attempt_at, 'requestedBy', q.requested_by,
       'createdAt', q.created_at) ORDER BY q.id)
     FROM refund_requests q WHERE q.booking_id = (SELECT id FROM k) AND q.state = 'owed'), '[]'),
   coalesce((SELECT json_agg(json_build_object('id', w.stripe_event_id, 'type', w.event_type, 'facts', w.facts)
@@ -85,7 +94,7 @@ type waitingEvent struct {
 }
 
 // lockState locks booking id and reads its state (see moneySQL).
-func lockState(ctx context.Context, tx pgx.Tx, id, eventID, intent string) (*booking.State, []waitingEvent, error) {
+func lockState(ctx context.Context, tx dbtx, id, eventID, intent string) (*booking.State, []waitingEvent, error) {
 	var b pgx.Batch
 	b.Queue(lockBookingByIDSQL, id)
 	b.Queue(moneyByIDSQL, id, eventID, intent)
@@ -147,7 +156,7 @@ INSERT INTO disputes (booking_id, payment_id, stripe_dispute_id, stripe_charge_i
     reason, status, stripe_event_id)
 VALUES ($1, $2, $3, $4, nullif($5, ''), $6, $7, $8, $9, $10)`
 
-	insertClosureSQL = `INSERT INTO dispute_closures (stripe_dispute_id, status, stripe_event_id) VALUES ($1, $2, $3)`
+	insertClosureSQL = `INSERT INTO dispute_closures (stripe_dispute_id, status, amount, stripe_event_id) VALUES ($1, $2, $3, $4)`
 
 	// updateBookingSQL writes a booking's row after a plan; the audit
 	// trigger records a status change with its cause, and the money sums
@@ -155,8 +164,8 @@ VALUES ($1, $2, $3, $4, nullif($5, ''), $6, $7, $8, $9, $10)`
 	updateBookingSQL = `
 UPDATE bookings
 SET status = $2, holds_slot = $3, review_reason = nullif($4, ''), status_cause = $5, status_cause_ref = $6,
-    amount_paid = $7, amount_refunded = $8, stripe_session_id = coalesce(stripe_session_id, nullif($9, '')),
-    updated_at = now()
+    amount_paid = $7, amount_refunded = $8, amount_withdrawn = $10,
+    stripe_session_id = coalesce(stripe_session_id, nullif($9, '')), updated_at = now()
 WHERE id = $1`
 
 	// insertRequestSQL owes a refund. A payment id of 0 is the payment of
@@ -173,8 +182,9 @@ ON CONFLICT (idempotency_key) DO UPDATE
 	updateRequestSQL = `
 UPDATE refund_requests
 SET state = $2, attempts = CASE WHEN $2 = 'owed' THEN $3 ELSE attempts END,
+    refusals = CASE WHEN $2 = 'owed' THEN $7 ELSE refusals END,
     next_attempt_at = coalesce($4, next_attempt_at), last_error = CASE WHEN $2 = 'owed' THEN $5 ELSE last_error END,
-    stripe_refund_id = coalesce(nullif($6, ''), stripe_refund_id), updated_at = now()
+    stripe_refund_id = coalesce(nullif($6, ''), stripe_refund_id), claimed_until = NULL, updated_at = now()
 WHERE id = $1`
 )
 
@@ -182,7 +192,7 @@ WHERE id = $1`
 // a savepoint, before the rest of the plan: when another booking holds the
 // slot, the plan's fallback applies instead. It returns the plan to apply
 // and whether its booking row is written already.
-func takeSlot(ctx context.Context, tx pgx.Tx, st *booking.State, p booking.Plan, sessionID string) (booking.Plan, bool, error) {
+func takeSlot(ctx context.Context, tx dbtx, st *booking.State, p booking.Plan, sessionID string) (booking.Plan, bool, error) {
 	if p.After == nil || !p.After.TakesSlot {
 		return p, false, nil
 	}
@@ -193,17 +203,16 @@ func takeSlot(ctx context.Context, tx pgx.Tx, st *booking.State, p booking.Plan,
 		_, err := tx.Exec(ctx, releaseLapsedSQL, b.ResourceID, b.StartsAt, b.EndsAt, p.After.ReleaseLapsed)
 		return p, false, err
 	}
-	sp, err := tx.Begin(ctx)
-	if err != nil {
+	if _, err := tx.Exec(ctx, "SAVEPOINT take_slot"); err != nil {
 		return p, false, err
 	}
 	b := &st.Booking
-	if _, err := sp.Exec(ctx, releaseLapsedSQL, b.ResourceID, b.StartsAt, b.EndsAt, p.After.ReleaseLapsed); err != nil {
+	if _, err := tx.Exec(ctx, releaseLapsedSQL, b.ResourceID, b.StartsAt, b.EndsAt, p.After.ReleaseLapsed); err != nil {
 		return p, false, err
 	}
-	_, err = sp.Exec(ctx, updateBookingSQL, bookingArgs(st, p.After, sessionID)...)
+	_, err := tx.Exec(ctx, updateBookingSQL, bookingArgs(st, p.After, sessionID)...)
 	if isConstraint(err, "23P01", constraintNoOverlap) {
-		if err := sp.Rollback(ctx); err != nil {
+		if _, err := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT take_slot"); err != nil {
 			return p, false, err
 		}
 		return *p.Fallback, false, nil
@@ -211,7 +220,8 @@ func takeSlot(ctx context.Context, tx pgx.Tx, st *booking.State, p booking.Plan,
 	if err != nil {
 		return p, false, err
 	}
-	return p, true, sp.Commit(ctx)
+	_, err = tx.Exec(ctx, "RELEASE SAVEPOINT take_slot")
+	return p, true, err
 }
 
 func bookingArgs(st *booking.State, c *booking.BookingChange, sessionID string) []any {
@@ -220,7 +230,7 @@ func bookingArgs(st *booking.State, c *booking.BookingChange, sessionID string) 
 		cause = booking.Cause{Kind: booking.CauseSys, Ref: "money"}
 	}
 	return []any{st.Booking.ID, string(c.Status), c.HoldsSlot, c.ReviewReason, cause.Kind, cause.Ref,
-		c.AmountPaid, c.AmountRefunded, sessionID}
+		c.AmountPaid, c.AmountRefunded, sessionID, c.AmountWithdrawn}
 }
 
 // queuePlan queues the statements of plan p on b. sessionID is the
@@ -239,7 +249,7 @@ func queuePlan(b *pgx.Batch, st *booking.State, p *booking.Plan, sessionID strin
 			d.Reason, d.Status, d.EventID)
 	}
 	if c := p.Closure; c != nil {
-		b.Queue(insertClosureSQL, c.DisputeID, c.Status, c.EventID)
+		b.Queue(insertClosureSQL, c.DisputeID, c.Status, c.Withdrawn, c.EventID)
 	}
 	if p.After != nil && !rowDone {
 		b.Queue(updateBookingSQL, bookingArgs(st, p.After, sessionID)...)
@@ -257,7 +267,7 @@ func queuePlan(b *pgx.Batch, st *booking.State, p *booking.Plan, sessionID strin
 		if !u.NextAttemptAt.IsZero() {
 			next = &u.NextAttemptAt
 		}
-		b.Queue(updateRequestSQL, u.ID, u.State, u.Attempts, next, u.LastError, u.StripeRefundID)
+		b.Queue(updateRequestSQL, u.ID, u.State, u.Attempts, next, u.LastError, u.StripeRefundID, u.Refusals)
 	}
 }
 
@@ -271,7 +281,7 @@ func paymentIntentOf(st *booking.State, paymentID int64) string {
 }
 
 // runBatch sends b and reads every result, returning the first error.
-func runBatch(ctx context.Context, tx pgx.Tx, b *pgx.Batch) error {
+func runBatch(ctx context.Context, tx dbtx, b *pgx.Batch) error {
 	if b.Len() == 0 {
 		return nil
 	}
@@ -317,12 +327,11 @@ func (db *DB) ChangeBooking(ctx context.Context, id string, decide func(st *book
 	return after, nil
 }
 
-// lockEventState locks the booking event ev concerns (after the intent
-// lock, when ev needs it) and reads its state and the events waiting for
-// its payment, in one round trip. A nil state means ev concerns no known
-// booking.
-func lockEventState(ctx context.Context, tx pgx.Tx, ev *booking.PaymentEvent) (*booking.State, []waitingEvent, error) {
-	var b pgx.Batch
+// queueEventState queues on b what locks the booking event ev concerns
+// (after the intent lock, when ev needs it) and reads its state and the
+// events waiting for its payment; readEventState reads the results. It
+// returns false when ev concerns no booking to look up.
+func queueEventState(b *pgx.Batch, ev *booking.PaymentEvent) bool {
 	pi := ev.IntentLock()
 	if pi != "" {
 		b.Queue(lockIntentSQL, pi)
@@ -339,11 +348,15 @@ func lockEventState(ctx context.Context, tx pgx.Tx, ev *booking.PaymentEvent) (*
 		b.Queue(lockBookingByIntentSQL, ev.PaymentIntentID)
 		b.Queue(moneyByIntentSQL, ev.PaymentIntentID, ev.ID, "")
 	default:
-		return nil, nil, nil
+		return false
 	}
-	br := tx.SendBatch(ctx, &b)
-	defer br.Close()
-	if pi != "" {
+	return true
+}
+
+// readEventState reads what queueEventState queued: the locked booking's
+// state (nil when there is none) and the events waiting for its payment.
+func readEventState(br pgx.BatchResults, ev *booking.PaymentEvent) (*booking.State, []waitingEvent, error) {
+	if ev.IntentLock() != "" {
 		if _, err := br.Exec(); err != nil {
 			return nil, nil, err
 		}
@@ -361,5 +374,5 @@ func lockEventState(ctx context.Context, tx pgx.Tx, ev *booking.PaymentEvent) (*
 	if err != nil || st == nil {
 		return nil, nil, err
 	}
-	return st, waiting, br.Close()
+	return st, waiting, nil
 }

@@ -51,7 +51,10 @@ UPDATE bookings b SET amount_paid = s.total
 FROM (SELECT booking_id, sum(amount) AS total FROM payments GROUP BY booking_id) s WHERE s.booking_id = b.id;
 UPDATE bookings b SET amount_refunded = s.total
 FROM (SELECT booking_id, sum(amount) AS total FROM refunds GROUP BY booking_id) s WHERE s.booking_id = b.id;
-ALTER TABLE bookings ADD CONSTRAINT bookings_money_check CHECK (amount_paid >= 0 AND amount_refunded >= 0);
+-- Money a lost dispute took back through the customer's bank.
+ALTER TABLE bookings ADD COLUMN amount_withdrawn bigint NOT NULL DEFAULT 0;
+ALTER TABLE bookings ADD CONSTRAINT bookings_money_check
+    CHECK (amount_paid >= 0 AND amount_refunded >= 0 AND amount_withdrawn >= 0);
 
 -- M3: refunds belong to a payment ----------------------------------------------
 ALTER TABLE refunds ADD COLUMN payment_id bigint REFERENCES payments (id);
@@ -88,18 +91,23 @@ CREATE CONSTRAINT TRIGGER refunds_within_payment AFTER INSERT ON refunds
 -- +goose StatementBegin
 CREATE FUNCTION bookings_money_matches() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    bid      uuid;
-    paid     bigint;
-    refunded bigint;
+    bid       uuid;
+    paid      bigint;
+    refunded  bigint;
+    withdrawn bigint;
 BEGIN
     IF TG_TABLE_NAME = 'bookings' THEN
         bid := NEW.id;
+    ELSIF TG_TABLE_NAME = 'dispute_closures' THEN
+        SELECT booking_id INTO bid FROM disputes WHERE stripe_dispute_id = NEW.stripe_dispute_id;
     ELSE
         bid := NEW.booking_id;
     END IF;
-    SELECT amount_paid, amount_refunded INTO paid, refunded FROM bookings WHERE id = bid;
+    SELECT amount_paid, amount_refunded, amount_withdrawn INTO paid, refunded, withdrawn FROM bookings WHERE id = bid;
     IF paid <> (SELECT coalesce(sum(amount), 0) FROM payments WHERE booking_id = bid)
-       OR refunded <> (SELECT coalesce(sum(amount), 0) FROM refunds WHERE booking_id = bid) THEN
+       OR refunded <> (SELECT coalesce(sum(amount), 0) FROM refunds WHERE booking_id = bid)
+       OR withdrawn <> (SELECT coalesce(sum(c.amount), 0) FROM dispute_closures c
+                        JOIN disputes d ON d.stripe_dispute_id = c.stripe_dispute_id WHERE d.booking_id = bid) THEN
         RAISE EXCEPTION 'money sums of booking % do not match its payments and refunds', bid
             USING ERRCODE = 'check_violation', CONSTRAINT = 'bookings_money_matches';
     END IF;
@@ -111,7 +119,7 @@ CREATE CONSTRAINT TRIGGER payments_money_matches AFTER INSERT ON payments
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION bookings_money_matches();
 CREATE CONSTRAINT TRIGGER refunds_money_matches AFTER INSERT ON refunds
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION bookings_money_matches();
-CREATE CONSTRAINT TRIGGER bookings_money_matches AFTER UPDATE OF amount_paid, amount_refunded ON bookings
+CREATE CONSTRAINT TRIGGER bookings_money_matches AFTER UPDATE OF amount_paid, amount_refunded, amount_withdrawn ON bookings
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION bookings_money_matches();
 
 -- M1: disputes flag the booking of their payment ---------------------------
@@ -136,16 +144,21 @@ ALTER TABLE disputes ALTER COLUMN booking_id SET NOT NULL;
 CREATE INDEX disputes_booking_idx ON disputes (booking_id);
 
 -- charge.dispute.closed: won, lost or warning_closed, once per dispute.
+-- amount is what a lost dispute withdrew from the payment (0 otherwise).
 CREATE TABLE dispute_closures (
     id                bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     stripe_dispute_id text NOT NULL REFERENCES disputes (stripe_dispute_id),
     status            text NOT NULL,
+    amount            bigint NOT NULL DEFAULT 0,
     stripe_event_id   text NOT NULL,
     created_at        timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT dispute_closures_dispute_key UNIQUE (stripe_dispute_id)
+    CONSTRAINT dispute_closures_dispute_key UNIQUE (stripe_dispute_id),
+    CONSTRAINT dispute_closures_amount_check CHECK (amount >= 0 AND (status = 'lost' OR amount = 0))
 );
 CREATE TRIGGER dispute_closures_append_only BEFORE UPDATE OR DELETE ON dispute_closures
     FOR EACH ROW EXECUTE FUNCTION money_rows_append_only();
+CREATE CONSTRAINT TRIGGER dispute_closures_money_matches AFTER INSERT ON dispute_closures
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION bookings_money_matches();
 
 -- Refund and dispute events that arrived before their payment ------------------
 CREATE TABLE pending_money_events (
@@ -208,8 +221,11 @@ CREATE TABLE refund_requests (
     idempotency_key  text NOT NULL,
     state            text NOT NULL DEFAULT 'owed',
     attempts         integer NOT NULL DEFAULT 0,
+    refusals         integer NOT NULL DEFAULT 0,
     last_error       text NOT NULL DEFAULT '',
     next_attempt_at  timestamptz NOT NULL DEFAULT now(),
+    -- Leased to one maker until then (one replica, or a staff action).
+    claimed_until    timestamptz,
     stripe_refund_id text,
     requested_by     text NOT NULL DEFAULT '',
     created_at       timestamptz NOT NULL DEFAULT now(),
@@ -234,12 +250,14 @@ WHERE b.status = 'needs_review' AND b.review_reason = 'paid after hold expiry; s
 
 -- Checks of `booking check` (M5) as partial indexes: each is empty on a
 -- healthy database, so the check reads nothing.
-CREATE INDEX bookings_money_kept_idx ON bookings (id) WHERE amount_paid > amount_refunded AND NOT holds_slot;
+CREATE INDEX bookings_money_kept_idx ON bookings (id)
+    WHERE amount_paid > amount_refunded + amount_withdrawn AND NOT holds_slot;
 CREATE INDEX bookings_refunded_holding_idx ON bookings (id)
     WHERE amount_paid > 0 AND amount_refunded >= amount_paid AND holds_slot;
 CREATE INDEX bookings_confirmed_unpaid_idx ON bookings (id) WHERE status = 'confirmed' AND amount_paid = 0;
-CREATE INDEX bookings_refunded_status_idx ON bookings (id) WHERE status = 'refunded' AND amount_refunded < amount_paid;
-CREATE INDEX bookings_refunds_exceed_idx ON bookings (id) WHERE amount_refunded > amount_paid;
+CREATE INDEX bookings_refunded_status_idx ON bookings (id)
+    WHERE status = 'refunded' AND amount_refunded + amount_withdrawn < amount_paid;
+CREATE INDEX bookings_refunds_exceed_idx ON bookings (id) WHERE amount_refunded + amount_withdrawn > amount_paid;
 CREATE INDEX bookings_review_idx ON bookings (updated_at) WHERE status = 'needs_review';
 
 -- Idempotency-Key answers: the key is stored as a hash and the answer (which
@@ -289,7 +307,7 @@ DROP INDEX refunds_payment_idx;
 ALTER TABLE refunds DROP CONSTRAINT refunds_amount_positive;
 ALTER TABLE refunds DROP COLUMN payment_id;
 ALTER TABLE bookings DROP CONSTRAINT bookings_money_check;
-ALTER TABLE bookings DROP COLUMN amount_refunded, DROP COLUMN amount_paid;
+ALTER TABLE bookings DROP COLUMN amount_withdrawn, DROP COLUMN amount_refunded, DROP COLUMN amount_paid;
 ALTER TABLE bookings DROP CONSTRAINT bookings_no_overlap;
 ALTER TABLE bookings ADD CONSTRAINT bookings_no_overlap EXCLUDE USING gist (
     resource_id WITH =,
