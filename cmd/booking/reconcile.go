@@ -55,7 +55,10 @@ func cmdReconcile(ctx context.Context, args []string, getenv func(string) string
 	}
 	defer db.Close()
 	st := payment.NewStripe(payment.StripeOpts{SecretKey: cfg.StripeSecret, APIBase: cfg.StripeAPIBase, AppURL: cfg.AppURL})
-	a := newApp(cfg, db, log)
+	a, err := newApp(cfg, db, log)
+	if err != nil {
+		return err
+	}
 
 	from := time.Now().Add(-*since)
 	fmt.Fprintf(stderr, "reconcile: listing Stripe events since %s\n", from.UTC().Format(time.RFC3339))

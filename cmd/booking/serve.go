@@ -18,6 +18,7 @@ import (
 	"github.com/bookingplatform/booking/internal/app"
 	"github.com/bookingplatform/booking/internal/auth"
 	"github.com/bookingplatform/booking/internal/config"
+	"github.com/bookingplatform/booking/internal/mailer"
 	"github.com/bookingplatform/booking/internal/payment"
 	"github.com/bookingplatform/booking/internal/postgres"
 )
@@ -108,7 +109,10 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		log.Info("schema ready", "version", v)
 	}
 
-	a := newApp(cfg, db, log)
+	a, err := newApp(cfg, db, log)
+	if err != nil {
+		return err
+	}
 	srv := &http.Server{
 		Addr:              cfg.ListenAddr,
 		Handler:           a.Server.Handler(),
@@ -173,7 +177,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 
 // newApp wires the product from the configuration: Stripe, or demo
 // payments in development without Stripe keys.
-func newApp(cfg *config.Config, db *postgres.DB, log *slog.Logger) *app.App {
+func newApp(cfg *config.Config, db *postgres.DB, log *slog.Logger) (*app.App, error) {
 	o := app.Options{
 		DB: db, Logger: log, ResourceListenURL: cfg.DirectURL(), Hold: time.Duration(cfg.HoldMinutes) * time.Minute, Version: version,
 		WebhookSecrets: cfg.WebhookSecret, Production: cfg.Production(), TrustProxy: cfg.TrustProxy,
@@ -195,7 +199,19 @@ func newApp(cfg *config.Config, db *postgres.DB, log *slog.Logger) *app.App {
 	if len(o.WebhookSecrets) == 0 {
 		log.Warn("STRIPE_WEBHOOK_SECRET is not set: every webhook will be rejected")
 	}
-	return app.New(o)
+	o.AppURL, o.StaffEmail, o.PollOnly = cfg.AppURL, cfg.StaffNotifyEmail, cfg.Pooler == "pgbouncer"
+	o.MailFrom = cfg.MailFrom
+	if cfg.SMTP != nil {
+		sender, err := mailer.NewSender(*cfg.SMTP, cfg.MailFrom, mailer.SenderOpts{})
+		if err != nil {
+			return nil, fmt.Errorf("mail: %w", err)
+		}
+		o.Mail = sender
+		log.Info("messages are sent through " + cfg.SMTP.String())
+	} else {
+		log.Warn("SMTP_URL is not set: messages are queued but not sent")
+	}
+	return app.New(o), nil
 }
 
 // demoWebhookSecret is a per-process secret for demo payments.

@@ -41,7 +41,10 @@ func cmdWebhook(ctx context.Context, args []string, getenv func(string) string, 
 	defer db.Close()
 	log := newLogger(stderr, cfg.LogLevel)
 
-	a := newApp(cfg, db, log)
+	a, err := newApp(cfg, db, log)
+	if err != nil {
+		return err
+	}
 	res, _, err := a.Fulfiller.Replay(ctx, eventID, booking.Cause{Kind: booking.CauseSys, Ref: "cli"})
 	if err != nil {
 		if booking.ErrorCode(err) == booking.ENotFound {

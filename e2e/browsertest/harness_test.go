@@ -93,6 +93,13 @@ func newApp(t *testing.T) *testApp {
 // (pgtest.TestDay) in the resource's zone, whatever the real time.
 func newAppAt(t *testing.T, hour, minute int) *testApp {
 	t.Helper()
+	return newAppWith(t, hour, minute, nil)
+}
+
+// newAppWith is newAppAt with configure applied to the options (messages
+// sent to Mailpit, for one).
+func newAppWith(t *testing.T, hour, minute int, configure func(a *testApp, o *app.Options)) *testApp {
+	t.Helper()
 	db := pgtest.NewDB(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -107,8 +114,12 @@ func newAppAt(t *testing.T, hour, minute int) *testApp {
 		secret: "whsec_browsertest_" + randomHex(8), email: "admin@example.com", password: "correct-horse-" + randomHex(6)}
 	a.demo = &payment.Demo{AppURL: a.url, WebhookSecret: a.secret}
 	log := slog.New(slog.NewJSONHandler(a.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	a.app = app.New(app.Options{DB: db, Logger: log, Now: a.clock.Now, Payments: a.demo, WebhookSecrets: []string{a.secret},
-		Demo: a.demo, Session: auth.SessionOpts{}})
+	opts := app.Options{DB: db, Logger: log, Now: a.clock.Now, Payments: a.demo, WebhookSecrets: []string{a.secret},
+		Demo: a.demo, Session: auth.SessionOpts{}, AppURL: a.url, JobPoll: 50 * time.Millisecond}
+	if configure != nil {
+		configure(a, &opts)
+	}
+	a.app = app.New(opts)
 	api := a.app.Server
 	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 5 * time.Second}}
 	srv.Start()

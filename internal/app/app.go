@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/bookingplatform/booking/internal/auth"
 	"github.com/bookingplatform/booking/internal/booking"
 	"github.com/bookingplatform/booking/internal/httpapi"
+	"github.com/bookingplatform/booking/internal/jobs"
 	"github.com/bookingplatform/booking/internal/payment"
 	"github.com/bookingplatform/booking/internal/postgres"
 )
@@ -70,6 +72,20 @@ type Options struct {
 	HashParams      *argon2id.Params
 	HashConcurrency int
 	HashWait        time.Duration
+
+	// Messages: Mail sends them (nil: they are queued and recorded as not
+	// sent); StaffEmail receives the staff alerts; AppURL is the base of
+	// the links in them. PollOnly fetches jobs by polling, without LISTEN
+	// (behind PgBouncer in transaction pooling mode); JobPoll is the
+	// polling interval (default one second).
+	Mail       jobs.Sender
+	StaffEmail string
+	AppURL     string
+	// MailFrom is the sender address (MAIL_FROM), the ORGANIZER of the
+	// calendar files the customer downloads from their booking page.
+	MailFrom string
+	PollOnly bool
+	JobPoll  time.Duration
 }
 
 // App is the wired product.
@@ -79,10 +95,15 @@ type App struct {
 	Fulfiller *booking.Fulfiller
 	Desk      *booking.Desk
 	Catalog   *booking.Catalog
-	Refunds   *booking.Refunds
-	Sweeper   *booking.Sweeper
-	Checker   *booking.Checker
-	Metrics   *httpapi.Metrics
+	// SelfService holds the customer's own changes to a booking (and
+	// staff rescheduling).
+	SelfService *booking.SelfService
+	Refunds     *booking.Refunds
+	Sweeper     *booking.Sweeper
+	Checker     *booking.Checker
+	Metrics     *httpapi.Metrics
+	// Queue holds the message jobs; Run works them.
+	Queue     *jobs.Queue
 	logger    *slog.Logger
 	db        *postgres.DB
 	resources *postgres.ResourceCache
@@ -146,7 +167,9 @@ func New(o Options) *App {
 		Catalog: &booking.Catalog{Store: catalogStore{db, resources}},
 		Fulfiller: &booking.Fulfiller{Store: db, Sessions: o.Payments, Parse: payment.ParseStored, Refunds: refunds,
 			Logger: log, Now: o.Now},
-		Desk:      &booking.Desk{Store: db, Refunds: refunds, Checkouts: o.Expirer, Logger: log, Now: o.Now},
+		Desk: &booking.Desk{Store: db, Refunds: refunds, Checkouts: o.Expirer, Logger: log, Now: o.Now},
+		SelfService: &booking.SelfService{Store: bookerStore{db, resources}, Refunds: refunds, Checkouts: o.Expirer,
+			Logger: log, Now: o.Now},
 		Refunds:   refunds,
 		Sweeper:   &booking.Sweeper{Store: db, Now: o.Now},
 		Checker:   &booking.Checker{Store: db, Now: o.Now},
@@ -157,6 +180,17 @@ func New(o Options) *App {
 		listenURL: o.ResourceListenURL,
 	}
 	a.Metrics.Registry.MustRegister(db.PoolCollector())
+	worker := &jobs.MessageWorker{Store: db, Resources: resources, Sender: o.Mail, StaffEmail: o.StaffEmail,
+		AppURL: strings.TrimRight(o.AppURL, "/"), Now: o.Now, Logger: log, Metrics: jobs.NewMetrics(a.Metrics.Registry)}
+	q, err := jobs.New(db.Pool, o.Now, jobs.Config{Message: worker, PollOnly: o.PollOnly,
+		FetchPollInterval: o.JobPoll, Logger: log})
+	if err != nil {
+		// Only a River configuration error, fixed in this file.
+		panic(err)
+	}
+	a.Queue = q
+	db.Notices = q
+	a.Metrics.Registry.MustRegister(jobs.OldestQueuedCollector(db))
 	flood := o.WebhookFloodPerMinute
 	if flood <= 0 {
 		flood = 60
@@ -166,6 +200,7 @@ func New(o Options) *App {
 		Verifier: &payment.Verifier{Secrets: o.WebhookSecrets}, Logger: log, Metrics: a.Metrics,
 		Version: o.Version, Production: o.Production, TrustProxy: o.TrustProxy,
 		WebhookFlood: httpapi.NewLimiter(flood), MetricsToken: o.MetricsToken, Demo: o.Demo,
+		SelfService: a.SelfService, Calendar: httpapi.CalendarOpts{AppURL: o.AppURL, Organizer: o.MailFrom},
 	}
 	if o.BookingPerMinute > 0 {
 		s.BookingLimiter = httpapi.NewLimiter(o.BookingPerMinute)
@@ -191,6 +226,7 @@ func New(o Options) *App {
 		s.Checker = a.Checker
 		s.LoginLimiter = httpapi.NewLimiter(login)
 	}
+	s.Messages = &jobs.Messages{Queue: q, Store: db}
 	a.Server = s
 	return a
 }
@@ -212,6 +248,18 @@ func (a *App) Run(ctx context.Context, b Background) {
 	log := a.logger
 	if a.listenURL != "" {
 		wg.Go(func() { a.resources.Listen(ctx, a.listenURL) })
+	}
+	if err := a.Queue.Start(ctx); err != nil {
+		log.ErrorContext(ctx, "job queue did not start: messages wait for another replica", "err", err)
+	} else {
+		wg.Go(func() {
+			<-ctx.Done()
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := a.Queue.Stop(sctx); err != nil {
+				log.Warn("job queue stop", "err", err)
+			}
+		})
 	}
 	if b.Every > 0 {
 		wg.Go(func() {

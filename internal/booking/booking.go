@@ -27,8 +27,12 @@ type Booking struct {
 	HoldExpiresAt   time.Time `json:"holdExpiresAt"`
 	StripeSessionID *string   `json:"stripeSessionId"`
 	Customer        Customer  `json:"customer"`
-	CreatedAt       time.Time `json:"createdAt"`
-	UpdatedAt       time.Time `json:"updatedAt"`
+	// Sequence is the iCalendar SEQUENCE of the booking's calendar entry:
+	// 0 at first, one more on every reschedule. A cancellation's calendar
+	// file uses Sequence+1.
+	Sequence  int       `json:"sequence"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
 
 	// The fields below are not part of the public Booking shape.
 
@@ -44,6 +48,12 @@ type Booking struct {
 	// AmountWithdrawn is what lost disputes took back through the
 	// customer's bank.
 	AmountWithdrawn int64 `json:"-"`
+	// AmountRetained is the late-cancellation fee kept under the resource's
+	// policy when the customer cancelled: money kept on purpose for a
+	// booking that will not happen (docs/adr/0007). Never more than what
+	// is paid and neither refunded nor withdrawn; 0 while the booking holds
+	// its slot.
+	AmountRetained int64 `json:"-"`
 }
 
 // Validate checks a customer; field names are prefixed with prefix ("customer.").

@@ -12,11 +12,13 @@ const (
 	// §2.1, M1: two bookings hold overlapping times of one resource.
 	ViolationOverlap = "slot_overlap"
 	// M1, M2: money is kept for a booking that holds no slot, and no refund
-	// of it is owed.
+	// of it is owed. A late-cancellation fee retained under the resource's
+	// policy is not money kept for the booking (Booking.Kept).
 	ViolationKeptWithoutSlot = "money_kept_without_slot"
 	// M3: everything paid was refunded, yet the booking holds its slot.
 	ViolationRefundedHolding = "refunded_still_holding"
-	// M2: the booking says refunded, yet money is kept and no refund is owed.
+	// M2: the booking says refunded, yet money is kept (beyond a retained
+	// fee) and no refund is owed.
 	ViolationRefundedKept = "refunded_with_money_kept"
 	// §3: a confirmed booking with no payment.
 	ViolationConfirmedUnpaid = "confirmed_without_payment"

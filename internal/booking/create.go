@@ -36,6 +36,9 @@ type HoldStore interface {
 	// FindBookingWithToken returns a booking and the hash of its customer
 	// token. Errors: not_found.
 	FindBookingWithToken(ctx context.Context, id string) (*Booking, []byte, error)
+	// ManageTokenValid reports whether a token sent in a message (its
+	// hash) opens booking id.
+	ManageTokenValid(ctx context.Context, id string, hash []byte) (bool, error)
 }
 
 // CheckoutCreator creates Checkout Sessions (Stripe, or demo payments).
@@ -54,6 +57,10 @@ type CheckoutRequest struct {
 	Currency     string
 	Email        string
 	ExpiresAt    time.Time
+	// CancelKey goes with the booking id into the session's cancel_url: it
+	// lets the abandoned-checkout page release this booking's hold
+	// (CheckoutCancelKey).
+	CancelKey string
 }
 
 // Checkout is a created Checkout Session.
@@ -158,6 +165,7 @@ func (s *Booker) book(ctx context.Context, res *Resource, req CreateRequest, ide
 		return nil, nil, err
 	}
 	token := randomToken(24)
+	tokenHash := HashToken(token)
 	h := NewHold{
 		ID:        newID(),
 		Resource:  res,
@@ -166,7 +174,7 @@ func (s *Booker) book(ctx context.Context, res *Resource, req CreateRequest, ide
 		Now:       now,
 		HoldUntil: now.Add(s.Hold + holdGrace).Truncate(time.Second),
 		Reference: newReference(),
-		TokenHash: HashToken(token),
+		TokenHash: tokenHash,
 		Cause:     cause,
 	}
 	// Whatever happens to the caller from here on, a claimed key is
@@ -214,6 +222,7 @@ func (s *Booker) book(ctx context.Context, res *Resource, req CreateRequest, ide
 	co, err := s.Checkouts.CreateCheckout(ctx, CheckoutRequest{
 		BookingID: h.ID, Reference: h.Reference, ResourceName: res.Name,
 		Amount: res.PriceAmount, Currency: res.Currency, Email: req.Customer.Email, ExpiresAt: h.HoldUntil,
+		CancelKey: CheckoutCancelKey(tokenHash),
 	})
 	if err != nil {
 		forget()
@@ -347,8 +356,9 @@ func (s *Booker) Availability(ctx context.Context, id, date string) (*Availabili
 	return out, nil
 }
 
-// GetBooking returns a booking to the holder of its customer token; the
-// token is compared in constant time. Errors: not_found (unknown id or wrong
+// GetBooking returns a booking to the holder of its customer token (the
+// hash compared in constant time) or of a token sent in one of its
+// messages. Errors: not_found (unknown id or wrong
 // token, the same answer).
 func (s *Booker) GetBooking(ctx context.Context, id, token string) (*Booking, error) {
 	notFound := Errorf(ENotFound, "Booking not found.")
@@ -363,7 +373,14 @@ func (s *Booker) GetBooking(ctx context.Context, id, token string) (*Booking, er
 		return nil, err
 	}
 	if subtle.ConstantTimeCompare(hash, HashToken(token)) != 1 {
-		return nil, notFound
+		// The link in a message carries a token of its own.
+		ok, err := s.Store.ManageTokenValid(ctx, id, HashToken(token))
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, notFound
+		}
 	}
 	return b, nil
 }

@@ -219,7 +219,7 @@ func decideRefunded(st *State, ev *PaymentEvent) Plan {
 		}
 	}
 	refunded := b.AmountRefunded + added
-	if b.AmountPaid > 0 && refunded >= b.AmountPaid {
+	if b.settledBy(refunded) {
 		if b.Status != StatusRefunded {
 			p.Move = &Move{To: StatusRefunded, Cause: eventCause(ev)}
 			p.Detail = joinDetail(p.Detail, "refunded "+formatMoney(refunded, b.Currency))

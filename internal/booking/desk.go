@@ -106,7 +106,9 @@ func (d *Desk) Booking(ctx context.Context, id string) (*BookingDetail, error) {
 //   - confirmed, or under review, with money kept → a refund of what remains
 //     of each payment, made now with an idempotency key per payment; the
 //     booking becomes refunded (and frees its slot) once it is made (M3, M4);
-//   - with a refund already owed → that refund is tried again now.
+//   - with a refund already owed → that refund is tried again now;
+//   - cancelled by the customer late, with a fee retained → the fee is
+//     given back (a refund of what remains), and the booking ends refunded.
 //
 // Errors: not_found, conflict (nothing to cancel or refund),
 // payment_provider_error (the refund is owed and retried automatically),
@@ -122,7 +124,7 @@ func (d *Desk) Cancel(ctx context.Context, id string, by *Staff) (*StaffBooking,
 		return nil, err
 	}
 	if st.Booking.Status == StatusCancelled && len(st.Payments) == 0 {
-		d.expireCheckout(ctx, &st.Booking)
+		expireCheckout(ctx, d.Checkouts, d.Logger, &st.Booking)
 	}
 	if len(st.Owed) > 0 {
 		if err := d.Refunds.RunBooking(ctx, id); err != nil {
@@ -160,16 +162,17 @@ func (d *Desk) Accept(ctx context.Context, id string, by *Staff) (*StaffBooking,
 }
 
 // expireCheckout closes the Checkout Session of a booking cancelled before
-// payment. It is best effort: a session that completed meanwhile cannot be
-// expired, and a payment that still arrives is refunded (M2).
-func (d *Desk) expireCheckout(ctx context.Context, b *Booking) {
-	if d.Checkouts == nil || b.StripeSessionID == nil {
+// payment, through ex when there is one. It is best effort: a session that
+// completed meanwhile cannot be expired, and a payment that still arrives
+// is refunded (M2).
+func expireCheckout(ctx context.Context, ex CheckoutExpirer, log *slog.Logger, b *Booking) {
+	if ex == nil || b.StripeSessionID == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if err := d.Checkouts.ExpireCheckout(ctx, *b.StripeSessionID); err != nil {
-		d.Logger.WarnContext(ctx, "could not expire the checkout session of a cancelled booking",
+	if err := ex.ExpireCheckout(ctx, *b.StripeSessionID); err != nil {
+		log.WarnContext(ctx, "could not expire the checkout session of a cancelled booking",
 			"booking_id", b.ID, "session_id", *b.StripeSessionID, "err", err)
 	}
 }
@@ -203,6 +206,13 @@ func DecideCancel(st *State, by Cause, now time.Time) (Plan, error) {
 		// for it (a refund staff accepted and then changed their mind about):
 		// owe what remains.
 		p := Plan{Detail: "refund requested", Owe: refundsOfRemaining(st, RefundSourceStaff, by.Ref, now)}
+		return *st.finish(&p, now), nil
+	}
+	if b.AmountRetained > 0 {
+		// The fee a late cancellation by the customer retained: staff give
+		// it back, with whatever else remains of the payments.
+		p := Plan{Detail: "fee refund requested", Retain: -b.AmountRetained,
+			Owe: refundsOfRemaining(st, RefundSourceStaff, by.Ref, now)}
 		return *st.finish(&p, now), nil
 	}
 	if b.Status == StatusRefunded {

@@ -24,6 +24,13 @@ const (
 	EIdempotencyPending = "idempotency_key_in_use"
 	EConflict           = "conflict"
 	EInternal           = "internal"
+	// EQuoteChanged: the refund of a cancellation is no longer the amount
+	// the customer confirmed (the cut-off passed meanwhile); they see the
+	// new quote and confirm again.
+	EQuoteChanged = "quote_changed"
+	// EPriceChanged: a booking cannot move to a slot whose price differs
+	// from what was paid.
+	EPriceChanged = "price_changed"
 )
 
 // Error is the one error type of the application. Code and Message (and Fields)

@@ -3,6 +3,7 @@ package booking
 import (
 	"encoding/base64"
 	"encoding/json"
+	"slices"
 	"strings"
 	"time"
 )
@@ -16,8 +17,11 @@ type StaffBooking struct {
 	AmountPaid     int64  `json:"amountPaid"`
 	AmountRefunded int64  `json:"amountRefunded"`
 	// AmountWithdrawn is what lost disputes took back.
-	AmountWithdrawn int64    `json:"amountWithdrawn"`
-	Dispute         *Dispute `json:"dispute"`
+	AmountWithdrawn int64 `json:"amountWithdrawn"`
+	// AmountRetained is the late-cancellation fee kept under the
+	// resource's policy when the customer cancelled.
+	AmountRetained int64    `json:"amountRetained"`
+	Dispute        *Dispute `json:"dispute"`
 	// RefundOwed is what the product still has to refund (M2).
 	RefundOwed int64 `json:"refundOwed"`
 }
@@ -25,7 +29,8 @@ type StaffBooking struct {
 // StaffView returns the staff view of b; dispute and owed come from its money rows.
 func StaffView(b *Booking, dispute *Dispute, owed int64) StaffBooking {
 	return StaffBooking{Booking: *b, Review: b.ReviewReason, HoldsSlot: b.HoldsSlot, AmountPaid: b.AmountPaid,
-		AmountRefunded: b.AmountRefunded, AmountWithdrawn: b.AmountWithdrawn, Dispute: dispute, RefundOwed: owed}
+		AmountRefunded: b.AmountRefunded, AmountWithdrawn: b.AmountWithdrawn, AmountRetained: b.AmountRetained,
+		Dispute: dispute, RefundOwed: owed}
 }
 
 // View is the staff view of the booking in st.
@@ -34,7 +39,7 @@ func (st *State) View() StaffBooking {
 	for _, r := range st.Owed {
 		for i := range st.Payments {
 			if st.Payments[i].ID == r.PaymentID {
-				owed += max(st.remaining(&st.Payments[i]), 0)
+				owed += max(min(st.remaining(&st.Payments[i]), r.Amount), 0)
 			}
 		}
 	}
@@ -52,10 +57,13 @@ func LatestDispute(ds []Dispute) *Dispute {
 
 // AuditEntry is one row of a booking's audit trail.
 type AuditEntry struct {
-	From      *Status   `json:"from"`
-	To        Status    `json:"to"`
-	Cause     string    `json:"cause"`
-	CauseRef  string    `json:"causeRef"`
+	From     *Status `json:"from"`
+	To       Status  `json:"to"`
+	Cause    string  `json:"cause"`
+	CauseRef string  `json:"causeRef"`
+	// Detail describes a change that is not one of status, such as a
+	// move to another slot ("rescheduled from … to …").
+	Detail    string    `json:"detail,omitempty"`
 	CreatedAt time.Time `json:"createdAt"`
 }
 
@@ -88,6 +96,10 @@ func StaffActions(st *State) []string {
 	}
 	if b.Status == StatusNeedsReview && b.Kept() > 0 {
 		out = append(out, "accept")
+	}
+	if b.AmountRetained > 0 && !b.HoldsSlot && len(st.Owed) == 0 && !slices.Contains(out, "refund") {
+		// The late-cancellation fee can be given back (see DecideCancel).
+		out = append(out, "refund")
 	}
 	if len(st.Owed) > 0 && !b.Status.HoldsSlot() && b.Status != StatusNeedsReview {
 		out = append(out, "retry_refund")

@@ -101,6 +101,18 @@ type RefundRequest struct {
 	// Set when the request is claimed to be made now.
 	PaymentIntentID string `json:"-"`
 	Remaining       int64  `json:"-"` // what is left of the payment, unrefunded
+	// Refundable is what the booking may still give back: paid, less its
+	// refunds, what lost disputes took back and the fee its cancellation
+	// policy retains (Booking.Kept).
+	Refundable int64 `json:"-"`
+}
+
+// asked is what a claimed request asks the provider for: what remains of
+// its payment, never more than the request's amount (a customer's
+// cancellation refunds part of a payment) nor than the booking may still
+// give back (a refund made elsewhere meanwhile counts towards it).
+func (r *RefundRequest) asked() int64 {
+	return max(min(r.Remaining, r.Amount, r.Refundable), 0)
 }
 
 // RequestUpdate changes a refund request: its state, or the record of a
@@ -125,6 +137,9 @@ type State struct {
 	Owed     []RefundRequest // refund requests in state owed
 	// EventKnown says the ledger already holds the event being decided.
 	EventKnown bool
+	// ReminderHours is the resource's reminderHours: how long before the
+	// start a confirmed booking's reminder is sent (0: none).
+	ReminderHours int
 }
 
 // payment returns the payment of a Checkout Session, or nil.
@@ -196,8 +211,19 @@ func (st *State) owedFor(paymentID int64) *RefundRequest {
 }
 
 // Kept is the money the product holds for the booking: paid, neither
-// refunded nor taken back by a lost dispute.
-func (b *Booking) Kept() int64 { return b.AmountPaid - b.AmountRefunded - b.AmountWithdrawn }
+// refunded nor taken back by a lost dispute, nor retained as a
+// late-cancellation fee. A booking that will not happen keeps none (M2):
+// its fee is not kept for it, it is the price of its cancellation.
+func (b *Booking) Kept() int64 {
+	return b.AmountPaid - b.AmountRefunded - b.AmountWithdrawn - b.AmountRetained
+}
+
+// settledBy reports whether refunded (the booking's refunds after a plan)
+// returns everything paid that the booking does not retain as a fee: the
+// booking is then refunded (M3).
+func (b *Booking) settledBy(refunded int64) bool {
+	return b.AmountPaid > 0 && refunded+b.AmountRetained >= b.AmountPaid
+}
 
 // Move is a change of a booking's status.
 type Move struct {
@@ -219,6 +245,10 @@ type BookingChange struct {
 	AmountPaid      int64
 	AmountRefunded  int64
 	AmountWithdrawn int64
+	// AmountRetained is the fee kept under the cancellation policy: never
+	// more than what is paid and neither refunded nor withdrawn, and 0 for
+	// a booking that holds its slot.
+	AmountRetained int64
 	// TakesSlot says the change makes the booking hold a slot it did not:
 	// it may collide with a booking that took that slot meanwhile. Pending
 	// holds of that slot that lapsed by ReleaseLapsed are released first: a
@@ -238,6 +268,12 @@ type Plan struct {
 	Dispute *Dispute        // record this dispute
 	Closure *DisputeClosure // record the close of a dispute
 	Move    *Move           // change the status
+	// Retain changes the late-cancellation fee the booking keeps
+	// (Booking.AmountRetained) by this amount; finish keeps the result
+	// within what is paid and not returned.
+	Retain int64
+	// Reschedule moves the booking to another slot of its resource.
+	Reschedule *Reschedule
 
 	// Owe lists refunds the product now owes. A PaymentID of 0 means the
 	// payment this plan records.
@@ -255,13 +291,30 @@ type Plan struct {
 	Fallback *Plan
 }
 
+// Reschedule moves a booking to another slot of its resource: one update
+// of the same booking under the no-overlap constraint (slot_unavailable
+// when the new slot is held), which raises its calendar Sequence by one.
+// Its payment, status and money stay as they are.
+type Reschedule struct {
+	StartsAt time.Time
+	EndsAt   time.Time
+	Cause    Cause
+	// Note is written with the move to the audit trail (why a rule was
+	// set aside, e.g. staff overriding the cut-off).
+	Note string
+	// ReleaseLapsed: pending holds of the new slot that lapsed by then are
+	// released first (a lapsed hold never blocks anyone).
+	ReleaseLapsed time.Time
+}
+
 // finish computes p.After (and its fallback's) from the booking in st;
 // now is when a slot it takes back is taken.
 func (st *State) finish(p *Plan, now time.Time) *Plan {
 	b := &st.Booking
 	c := BookingChange{Status: b.Status, HoldsSlot: b.HoldsSlot, ReviewReason: b.ReviewReason,
-		AmountPaid: b.AmountPaid, AmountRefunded: b.AmountRefunded, AmountWithdrawn: b.AmountWithdrawn}
-	changed := false
+		AmountPaid: b.AmountPaid, AmountRefunded: b.AmountRefunded, AmountWithdrawn: b.AmountWithdrawn,
+		AmountRetained: b.AmountRetained}
+	changed := p.Retain != 0
 	if p.Payment != nil {
 		c.AmountPaid += p.Payment.Amount
 		changed = true
@@ -286,6 +339,14 @@ func (st *State) finish(p *Plan, now time.Time) *Plan {
 			c.ReleaseLapsed = now
 		}
 	}
+	// The fee retained is money kept for a booking that will not happen:
+	// none once it holds its slot again, never more than what is paid and
+	// not returned (a refund made elsewhere takes it down first).
+	c.AmountRetained += p.Retain
+	if c.HoldsSlot {
+		c.AmountRetained = 0
+	}
+	c.AmountRetained = max(min(c.AmountRetained, c.AmountPaid-c.AmountRefunded-c.AmountWithdrawn), 0)
 	if changed {
 		p.After = &c
 	}

@@ -183,8 +183,8 @@ func (q *Refunds) make(ctx context.Context, req RefundRequest) error {
 		// Refused, maybe because the payment was refunded in part or in full
 		// elsewhere and its event has not arrived: learn what the provider
 		// refunded so far, and ask again for what truly remains.
-		if left, ok := q.learn(ctx, req, log); ok {
-			req.Remaining = left
+		if left, refundable, ok := q.learn(ctx, req, log); ok {
+			req.Remaining, req.Refundable = left, refundable
 			made, callErr = q.call(ctx, req)
 		}
 	}
@@ -209,14 +209,15 @@ func (q *Refunds) make(ctx context.Context, req RefundRequest) error {
 	return nil
 }
 
-// call asks the provider to refund what remains of the request's payment
-// (nothing when nothing remains).
+// call asks the provider to refund what the request asks of its payment
+// (nothing when nothing is left to ask).
 func (q *Refunds) call(ctx context.Context, req RefundRequest) (*Refund, error) {
-	if req.Remaining <= 0 {
+	amount := req.asked()
+	if amount <= 0 {
 		return nil, nil
 	}
 	made, err := q.Provider.Refund(ctx, ProviderRefund{
-		BookingID: req.BookingID, PaymentIntentID: req.PaymentIntentID, Amount: req.Remaining, Currency: req.Currency,
+		BookingID: req.BookingID, PaymentIntentID: req.PaymentIntentID, Amount: amount, Currency: req.Currency,
 		IdempotencyKey: refundCallKey(req),
 	})
 	if err != nil && ErrorCode(err) == EInternal {
@@ -228,17 +229,17 @@ func (q *Refunds) call(ctx context.Context, req RefundRequest) (*Refund, error) 
 // learn reads from the provider what it refunded of the request's payment,
 // and how its dispute ended, and records what the product did not know yet
 // (as the charge.refunded or charge.dispute.closed event it missed would).
-// It returns what remains of the payment afterwards, and whether anything
-// was learnt.
-func (q *Refunds) learn(ctx context.Context, req RefundRequest, log *slog.Logger) (int64, bool) {
+// It returns what remains of the payment afterwards and what the booking
+// may still give back, and whether anything was learnt.
+func (q *Refunds) learn(ctx context.Context, req RefundRequest, log *slog.Logger) (int64, int64, bool) {
 	reader, ok := q.Provider.(ChargeReader)
 	if !ok || req.PaymentIntentID == "" {
-		return 0, false
+		return 0, 0, false
 	}
 	cs, err := reader.Charge(ctx, req.PaymentIntentID)
 	if err != nil {
 		log.WarnContext(ctx, "could not read the charge of a refused refund", "err", err)
-		return 0, false
+		return 0, 0, false
 	}
 	learnt := false
 	now := q.Now()
@@ -249,20 +250,20 @@ func (q *Refunds) learn(ctx context.Context, req RefundRequest, log *slog.Logger
 	})
 	if err != nil {
 		log.ErrorContext(ctx, "could not record the refunds read from the provider", "err", err)
-		return 0, false
+		return 0, 0, false
 	}
 	if !learnt {
-		return 0, false
+		return 0, 0, false
 	}
 	for i := range st.Payments {
 		if st.Payments[i].ID == req.PaymentID {
 			left := st.remaining(&st.Payments[i])
 			log.InfoContext(ctx, "refunds or dispute learnt from the provider", "amount_refunded", cs.AmountRefunded,
 				"remaining", left)
-			return left, true
+			return left, st.Booking.Kept(), true
 		}
 	}
-	return 0, false
+	return 0, 0, false
 }
 
 // ChargeReader reads a payment's charge from the provider: what it
@@ -352,7 +353,7 @@ func DecideChargeState(st *State, paymentID int64, cs *ChargeState, now time.Tim
 		}
 	}
 	b := &st.Booking
-	if b.AmountPaid > 0 && b.AmountRefunded+delta >= b.AmountPaid && b.Status != StatusRefunded {
+	if b.settledBy(b.AmountRefunded+delta) && b.Status != StatusRefunded {
 		p.Move = &Move{To: StatusRefunded, Cause: Cause{Kind: CauseSys, Ref: "provider_refunds"}}
 	}
 	return *st.finish(&p, now)
@@ -363,7 +364,7 @@ func DecideChargeState(st *State, paymentID int64, cs *ChargeState, now time.Tim
 // the same refund, a request made smaller by a refund recorded meanwhile asks
 // for a new one, and one asked again after a refusal is a new request.
 func refundCallKey(req RefundRequest) string {
-	key := req.IdempotencyKey + "-" + strconv.FormatInt(req.Remaining, 10)
+	key := req.IdempotencyKey + "-" + strconv.FormatInt(req.asked(), 10)
 	if req.Refusals > 0 {
 		key += "-r" + strconv.Itoa(req.Refusals)
 	}
@@ -442,7 +443,7 @@ func DecideRefundMade(st *State, req RefundRequest, made *Refund, callErr error,
 	if owed != nil {
 		p.Requests = append(p.Requests, RequestUpdate{ID: req.ID, State: RequestDone, StripeRefundID: made.ID})
 	}
-	if refunded := b.AmountRefunded + added; b.AmountPaid > 0 && refunded >= b.AmountPaid && b.Status != StatusRefunded {
+	if b.settledBy(b.AmountRefunded+added) && b.Status != StatusRefunded {
 		p.Move = &Move{To: StatusRefunded, Cause: cause}
 	}
 	p.Detail = "refunded " + formatMoney(made.Amount, made.Currency)

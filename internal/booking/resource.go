@@ -20,7 +20,36 @@ type Resource struct {
 	Timezone        string     `json:"timezone"`
 	Active          bool       `json:"active"`
 	WeeklyHours     []OpenSpan `json:"weeklyHours"`
+	// Location is where the booking takes place (an address, a room);
+	// shown to customers and written to calendar files. Optional.
+	Location string `json:"location"`
+	// ReminderHours is how long before the start the customer is
+	// reminded; 0 means no reminder.
+	ReminderHours int `json:"reminderHours"`
+	// The self-service policy (docs/adr/0007): a customer may cancel with
+	// a full refund until CancelUntilHours before the start; between that
+	// cut-off and the start a cancellation refunds LateCancelRefundPercent
+	// of the amount paid (rounded down) and the rest is retained as a fee.
+	// A booking may be moved until RescheduleUntilHours before its start.
+	// Nothing changes online once the booking has started.
+	CancelUntilHours        int `json:"cancelUntilHours"`
+	LateCancelRefundPercent int `json:"lateCancelRefundPercent"`
+	RescheduleUntilHours    int `json:"rescheduleUntilHours"`
 }
+
+// Defaults of a resource's reminder and self-service policy.
+const (
+	DefaultReminderHours        = 24
+	DefaultCancelUntilHours     = 24
+	DefaultRescheduleUntilHours = 24
+)
+
+// Limits of a resource's policy fields.
+const (
+	maxLocation    = 300
+	maxReminder    = 720  // 30 days
+	maxPolicyHours = 8760 // a year
+)
 
 // OpenSpan is one opening window of a weekday in the resource's local time.
 // Weekday 0 is Sunday. Start and End are "HH:MM"; End "24:00" means midnight.
@@ -61,6 +90,25 @@ func (r *Resource) Validate(v ValidationError) {
 			v.Add("weeklyHours", "Entry "+strconv.Itoa(i)+": weekday 0-6 and start before end as HH:MM.")
 		}
 	}
+	r.Location = strings.TrimSpace(r.Location)
+	switch {
+	case utf8.RuneCountInString(r.Location) > maxLocation:
+		v.Add("location", "Must be at most 300 characters.")
+	case strings.ContainsFunc(r.Location, isControl):
+		v.Add("location", "Must be one line without control characters.")
+	}
+	if r.ReminderHours < 0 || r.ReminderHours > maxReminder {
+		v.Add("reminderHours", "Must be between 0 (no reminder) and 720.")
+	}
+	if r.CancelUntilHours < 0 || r.CancelUntilHours > maxPolicyHours {
+		v.Add("cancelUntilHours", "Must be between 0 and 8760.")
+	}
+	if r.LateCancelRefundPercent < 0 || r.LateCancelRefundPercent > 100 {
+		v.Add("lateCancelRefundPercent", "Must be between 0 and 100.")
+	}
+	if r.RescheduleUntilHours < 0 || r.RescheduleUntilHours > maxPolicyHours {
+		v.Add("rescheduleUntilHours", "Must be between 0 and 8760.")
+	}
 }
 
 func validSlug(s string) bool {
@@ -86,6 +134,12 @@ type ResourcePatch struct {
 	Timezone        *string     `json:"timezone"`
 	Active          *bool       `json:"active"`
 	WeeklyHours     *[]OpenSpan `json:"weeklyHours"`
+
+	Location                *string `json:"location"`
+	ReminderHours           *int    `json:"reminderHours"`
+	CancelUntilHours        *int    `json:"cancelUntilHours"`
+	LateCancelRefundPercent *int    `json:"lateCancelRefundPercent"`
+	RescheduleUntilHours    *int    `json:"rescheduleUntilHours"`
 }
 
 // Apply copies the set fields of p onto r.
@@ -112,6 +166,16 @@ func (p *ResourcePatch) Apply(r *Resource) {
 	if p.WeeklyHours != nil {
 		r.WeeklyHours = *p.WeeklyHours
 	}
+	set(&r.Location, p.Location)
+	setInt := func(dst *int, src *int) {
+		if src != nil {
+			*dst = *src
+		}
+	}
+	setInt(&r.ReminderHours, p.ReminderHours)
+	setInt(&r.CancelUntilHours, p.CancelUntilHours)
+	setInt(&r.LateCancelRefundPercent, p.LateCancelRefundPercent)
+	setInt(&r.RescheduleUntilHours, p.RescheduleUntilHours)
 	if r.WeeklyHours == nil {
 		r.WeeklyHours = []OpenSpan{}
 	}
@@ -156,10 +220,12 @@ func (a *Catalog) Resource(ctx context.Context, id string) (*Resource, error) {
 	return a.Store.FindResource(ctx, id)
 }
 
-// CreateResource validates and stores a new resource (active unless p says
-// otherwise). Errors: validation_failed.
+// CreateResource validates and stores a new resource (active, with the
+// default reminder and policy, unless p says otherwise).
+// Errors: validation_failed.
 func (a *Catalog) CreateResource(ctx context.Context, p ResourcePatch) (*Resource, error) {
-	r := Resource{Active: true}
+	r := Resource{Active: true, ReminderHours: DefaultReminderHours, CancelUntilHours: DefaultCancelUntilHours,
+		RescheduleUntilHours: DefaultRescheduleUntilHours}
 	p.Apply(&r)
 	v := ValidationError{}
 	r.Validate(v)

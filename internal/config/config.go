@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/bookingplatform/booking/internal/mailer"
 )
 
 // Config is the validated configuration of the server and commands.
@@ -45,6 +47,13 @@ type Config struct {
 	DemoPayments          bool
 	// SweepInterval is how often serve expires lapsed holds; 0 turns it off.
 	SweepInterval time.Duration
+	// SMTP is where messages go (SMTP_URL); nil: no messages are sent
+	// (development only).
+	SMTP *mailer.Config
+	// MailFrom is the sender of every message.
+	MailFrom string
+	// StaffNotifyEmail receives the staff alerts.
+	StaffNotifyEmail string
 }
 
 // DirectURL reaches PostgreSQL itself, for what needs a session of its
@@ -87,6 +96,9 @@ var Vars = []struct{ Name, Default, Help string }{
 	{"BOOKING_PER_MINUTE", "20", "bookings (slot holds) per client address per minute; 0 turns the limit off"},
 	{"SWEEP_INTERVAL", "30s", "how often serve expires lapsed holds (one replica at a time); 0 turns the sweep off"},
 	{"DEMO_PAYMENTS", "true in development without STRIPE_SECRET_KEY", "local demo checkout instead of Stripe; refused in production"},
+	{"SMTP_URL", "", "mail server: smtp://user:pass@host:587 (STARTTLS), smtps://…:465 (implicit TLS), smtp://127.0.0.1:1025?tls=none (Mailpit); required in production"},
+	{"MAIL_FROM", "", "sender of the messages, e.g. \"Studio Bookings <bookings@example.com>\"; required with SMTP_URL"},
+	{"STAFF_NOTIFY_EMAIL", "", "address of the staff alerts (new bookings, reviews, disputes, failing refunds); required in production"},
 	{"ENV_FILE", ".env", "file of KEY=value lines read at start; the environment wins over it"},
 }
 
@@ -208,6 +220,32 @@ func Load(getenv func(string) string) (*Config, error) {
 		bad("SWEEP_INTERVAL: must be 0 or a duration from 1s to 1h, like 30s")
 	}
 	c.SweepInterval = sweep
+	if raw := get("SMTP_URL", ""); raw != "" {
+		m, err := mailer.ParseURL(raw)
+		if err != nil {
+			bad("%s", err.Error())
+		} else {
+			c.SMTP = &m
+		}
+	} else if c.Production() {
+		bad("SMTP_URL: required in production (customers get their confirmations by email)")
+	}
+	c.MailFrom = get("MAIL_FROM", "")
+	if c.MailFrom != "" {
+		if _, err := mailer.ParseFrom(c.MailFrom); err != nil {
+			bad("MAIL_FROM: must be an address, e.g. bookings@example.com or \"Studio <bookings@example.com>\"")
+		}
+	} else if c.SMTP != nil || c.Production() {
+		bad("MAIL_FROM: required with SMTP_URL")
+	}
+	c.StaffNotifyEmail = get("STAFF_NOTIFY_EMAIL", "")
+	if c.StaffNotifyEmail != "" {
+		if a, err := mailer.ParseFrom(c.StaffNotifyEmail); err != nil || a.Name != "" {
+			bad("STAFF_NOTIFY_EMAIL: must be a plain address, e.g. staff@example.com")
+		}
+	} else if c.Production() {
+		bad("STAFF_NOTIFY_EMAIL: required in production")
+	}
 
 	if len(problems) > 0 {
 		return nil, errors.New(strings.Join(problems, "\n"))

@@ -53,17 +53,21 @@ func TestLoadProduction(t *testing.T) {
 	if err == nil {
 		t.Fatal("production without Stripe keys was accepted")
 	}
-	for _, want := range []string{"STRIPE_SECRET_KEY: required", "STRIPE_WEBHOOK_SECRET: required", "DEMO_PAYMENTS:", "APP_URL: must use https", "COOKIE_SECURE:"} {
+	for _, want := range []string{"STRIPE_SECRET_KEY: required", "STRIPE_WEBHOOK_SECRET: required", "DEMO_PAYMENTS:", "APP_URL: must use https", "COOKIE_SECURE:",
+		"SMTP_URL: required", "MAIL_FROM: required", "STAFF_NOTIFY_EMAIL: required"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("missing %q in:\n%s", want, err)
 		}
 	}
 	c, err := Load(env(map[string]string{"NODE_ENV": "production", "APP_URL": "https://book.example.com",
-		"STRIPE_SECRET_KEY": "sk_live_x", "STRIPE_WEBHOOK_SECRET": "whsec_new, whsec_old"}))
+		"STRIPE_SECRET_KEY": "sk_live_x", "STRIPE_WEBHOOK_SECRET": "whsec_new, whsec_old",
+		"SMTP_URL": "smtps://mailer:s3cret@smtp.example.com", "MAIL_FROM": "Studio <bookings@example.com>",
+		"STAFF_NOTIFY_EMAIL": "staff@example.com"}))
 	if err != nil {
 		t.Fatalf("valid production config: %v", err)
 	}
-	if !c.Production() || c.DemoPayments || !c.CookieSecure || len(c.WebhookSecret) != 2 || c.WebhookSecret[1] != "whsec_old" {
+	if !c.Production() || c.DemoPayments || !c.CookieSecure || len(c.WebhookSecret) != 2 || c.WebhookSecret[1] != "whsec_old" ||
+		c.SMTP == nil || c.SMTP.Host != "smtp.example.com" || c.SMTP.Port != 465 || c.StaffNotifyEmail != "staff@example.com" {
 		t.Fatalf("unexpected production config: %+v", c)
 	}
 }

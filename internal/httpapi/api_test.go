@@ -51,8 +51,9 @@ func checkSlots(t testing.TB, slots []booking.Slot, want []time.Time, dur time.D
 	}
 }
 
-var resourceKeys = []string{"active", "currency", "description", "durationMinutes", "id", "name", "priceAmount",
-	"slug", "timezone", "weeklyHours"}
+var resourceKeys = []string{"active", "cancelUntilHours", "currency", "description", "durationMinutes", "id",
+	"lateCancelRefundPercent", "location", "name", "priceAmount", "reminderHours", "rescheduleUntilHours", "slug", "timezone",
+	"weeklyHours"}
 
 func TestResourceList(t *testing.T) {
 	t.Parallel()

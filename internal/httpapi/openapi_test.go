@@ -21,6 +21,7 @@ import (
 	"github.com/bookingplatform/booking/internal/app"
 	"github.com/bookingplatform/booking/internal/booking"
 	"github.com/bookingplatform/booking/internal/httpapi"
+	"github.com/bookingplatform/booking/internal/jobs"
 	"github.com/bookingplatform/booking/internal/payment"
 	"github.com/bookingplatform/booking/internal/pgtest"
 )
@@ -592,6 +593,70 @@ func TestOpenAPIConformance(t *testing.T) {
 		{op: "GET /api/bookings/{id}", name: "no token", status: 404, build: func(t *testing.T) oaRequest {
 			return oaRequest{path: "/api/bookings/" + b.createBooking(t, nextDay(), 10).Booking.ID}
 		}},
+		// Self-service.
+		{op: "GET /api/bookings/{id}/cancel-quote", status: 200, build: func(t *testing.T) oaRequest {
+			bk := oaConfirmed(t, b, "oa-quote")
+			return oaRequest{path: "/api/bookings/" + bk.ID + "/cancel-quote?token=" + bk.Reference}
+		}},
+		{op: "GET /api/bookings/{id}/cancel-quote", name: "wrong token", status: 404, build: func(t *testing.T) oaRequest {
+			return oaRequest{path: "/api/bookings/" + b.createBooking(t, nextDay(), 12).Booking.ID + "/cancel-quote?token=nope"}
+		}},
+		{op: "POST /api/bookings/{id}/cancel", status: 200, build: func(t *testing.T) oaRequest {
+			bk := oaConfirmed(t, b, "oa-cancel-"+uniq())
+			return oaRequest{path: "/api/bookings/" + bk.ID + "/cancel?token=" + bk.Reference, body: map[string]any{"expectedRefundAmount": 5000}}
+		}},
+		{op: "POST /api/bookings/{id}/cancel", name: "not paid, no body", status: 200, build: func(t *testing.T) oaRequest {
+			c := b.createBooking(t, nextDay(), 12)
+			return oaRequest{path: "/api/bookings/" + c.Booking.ID + "/cancel?token=" + url.QueryEscape(c.CustomerToken)}
+		}},
+		{op: "POST /api/bookings/{id}/cancel", name: "quote changed", status: 409, build: func(t *testing.T) oaRequest {
+			bk := oaConfirmed(t, b, "oa-cancel-"+uniq())
+			return oaRequest{path: "/api/bookings/" + bk.ID + "/cancel?token=" + bk.Reference, body: map[string]any{"expectedRefundAmount": 1}}
+		}},
+		{op: "POST /api/bookings/{id}/cancel", name: "unknown field", status: 400, schemaRejects: true, build: func(t *testing.T) oaRequest {
+			bk := oaConfirmed(t, b, "oa-cancel-"+uniq())
+			return oaRequest{path: "/api/bookings/" + bk.ID + "/cancel?token=" + bk.Reference, body: map[string]any{"refund": 1}}
+		}},
+		{op: "POST /api/bookings/{id}/cancel", name: "wrong token", status: 404, build: func(t *testing.T) oaRequest {
+			return oaRequest{path: "/api/bookings/" + oaConfirmed(t, b, "oa-cancel-"+uniq()).ID + "/cancel?token=nope"}
+		}},
+		{op: "POST /api/bookings/{id}/cancel", name: "cross-origin", status: 403, build: func(t *testing.T) oaRequest {
+			bk := oaConfirmed(t, b, "oa-cancel-"+uniq())
+			return oaRequest{path: "/api/bookings/" + bk.ID + "/cancel?token=" + bk.Reference, header: crossSite}
+		}},
+		{op: "POST /api/bookings/{id}/reschedule", status: 200, build: func(t *testing.T) oaRequest {
+			bk := oaConfirmed(t, b, "oa-move-"+uniq())
+			return oaRequest{path: "/api/bookings/" + bk.ID + "/reschedule?token=" + bk.Reference,
+				body: map[string]any{"startsAt": bk.StartsAt.AddDate(1, 0, 0).Format(time.RFC3339)}}
+		}},
+		{op: "POST /api/bookings/{id}/reschedule", name: "slot taken", status: 409, build: func(t *testing.T) oaRequest {
+			bk, other := oaConfirmed(t, b, "oa-move-"+uniq()), oaConfirmed(t, b, "oa-move-"+uniq())
+			return oaRequest{path: "/api/bookings/" + bk.ID + "/reschedule?token=" + bk.Reference,
+				body: map[string]any{"startsAt": other.StartsAt.Format(time.RFC3339)}}
+		}},
+		{op: "POST /api/bookings/{id}/reschedule", name: "not a slot", status: 422, build: func(t *testing.T) oaRequest {
+			bk := oaConfirmed(t, b, "oa-move-"+uniq())
+			return oaRequest{path: "/api/bookings/" + bk.ID + "/reschedule?token=" + bk.Reference,
+				body: map[string]any{"startsAt": bk.StartsAt.Add(90 * time.Minute).Format(time.RFC3339)}}
+		}},
+		{op: "POST /api/bookings/{id}/reschedule", name: "unknown field", status: 400, schemaRejects: true, build: func(t *testing.T) oaRequest {
+			bk := oaConfirmed(t, b, "oa-move-"+uniq())
+			return oaRequest{path: "/api/bookings/" + bk.ID + "/reschedule?token=" + bk.Reference,
+				body: map[string]any{"startsAt": bk.StartsAt.AddDate(1, 0, 0).Format(time.RFC3339), "price": 1}}
+		}},
+		{op: "POST /api/bookings/{id}/reschedule", name: "too large", status: 413, build: func(t *testing.T) oaRequest {
+			bk := oaConfirmed(t, b, "oa-move-"+uniq())
+			return oaRequest{path: "/api/bookings/" + bk.ID + "/reschedule?token=" + bk.Reference, body: tooBig}
+		}},
+		{op: "GET /api/bookings/{id}/calendar.ics", status: 200, build: func(t *testing.T) oaRequest {
+			bk := oaConfirmed(t, b, "oa-cal-"+uniq())
+			return oaRequest{path: "/api/bookings/" + bk.ID + "/calendar.ics?token=" + bk.Reference}
+		}},
+		{op: "GET /api/bookings/{id}/calendar.ics", name: "not confirmed", status: 409, build: func(t *testing.T) oaRequest {
+			c := b.createBooking(t, nextDay(), 12)
+			return oaRequest{path: "/api/bookings/" + c.Booking.ID + "/calendar.ics?token=" + url.QueryEscape(c.CustomerToken)}
+		}},
+		{op: "GET /api/bookings/{id}/calendar.ics", name: "unknown", status: 404, build: fixed("/api/bookings/" + unknownID + "/calendar.ics?token=x")},
 		{op: "POST /create-checkout-session", status: 200, build: func(*testing.T) oaRequest {
 			return oaRequest{path: "/create-checkout-session", body: map[string]string{"firstName": "Ada", "lastName": "Lovelace",
 				"email": "ada@example.com", "date": futureSlot(nextDay(), 0).Format(time.DateOnly), "time": "14:00"}}
@@ -717,6 +782,20 @@ func TestOpenAPIConformance(t *testing.T) {
 		{op: "POST /api/admin/bookings/{id}/cancel", name: "unknown", as: "ADMIN", build: fixed("/api/admin/bookings/" + unknownID + "/cancel"), status: 404},
 		{op: "POST /api/admin/bookings/{id}/cancel", name: "readonly", as: "READONLY", build: fixed("/api/admin/bookings/" + unknownID + "/cancel"), status: 403},
 		{op: "POST /api/admin/bookings/{id}/cancel", name: "no session", build: fixed("/api/admin/bookings/" + unknownID + "/cancel"), status: 401},
+		{op: "POST /api/admin/bookings/{id}/reschedule", as: "OPS", status: 200, build: func(t *testing.T) oaRequest {
+			bk := oaConfirmed(t, b, "oa-staff-move-"+uniq())
+			return oaRequest{path: "/api/admin/bookings/" + bk.ID + "/reschedule",
+				body: map[string]any{"startsAt": bk.StartsAt.AddDate(1, 0, 0).Format(time.RFC3339), "override": true}}
+		}},
+		{op: "POST /api/admin/bookings/{id}/reschedule", name: "not confirmed", as: "OPS", status: 409, build: func(t *testing.T) oaRequest {
+			bk := createTestBooking(t, b.testBundle)
+			return oaRequest{path: "/api/admin/bookings/" + bk.ID + "/reschedule",
+				body: map[string]any{"startsAt": bk.StartsAt.AddDate(1, 0, 0).Format(time.RFC3339)}}
+		}},
+		{op: "POST /api/admin/bookings/{id}/reschedule", name: "unknown", as: "OPS", status: 404,
+			build: withBody("/api/admin/bookings/"+unknownID+"/reschedule", map[string]any{"startsAt": "2030-01-01T10:00:00Z"})},
+		{op: "POST /api/admin/bookings/{id}/reschedule", name: "readonly", as: "READONLY", status: 403,
+			build: withBody("/api/admin/bookings/"+unknownID+"/reschedule", map[string]any{"startsAt": "2030-01-01T10:00:00Z"})},
 		{op: "POST /api/admin/payment-events/{id}/replay", as: "OPS", status: 200, build: func(t *testing.T) oaRequest {
 			r := signed("/webhook")(t)
 			if st, _, raw := b.send(t, clients[""], http.MethodPost, r); st != 200 {
@@ -730,6 +809,36 @@ func TestOpenAPIConformance(t *testing.T) {
 		}},
 		{op: "POST /api/admin/payment-events/{id}/replay", name: "unknown", as: "ADMIN", build: fixed("/api/admin/payment-events/evt_nope/replay"), status: 404},
 		{op: "POST /api/admin/payment-events/{id}/replay", name: "readonly", as: "READONLY", build: fixed("/api/admin/payment-events/evt_nope/replay"), status: 403},
+
+		// Messages.
+		{op: "GET /api/admin/messages", as: "READONLY", build: fixed("/api/admin/messages?state=queued&limit=5"), status: 200},
+		{op: "GET /api/admin/messages", name: "bad state", as: "READONLY", build: fixed("/api/admin/messages?state=lost"), status: 422,
+			schemaRejects: true},
+		{op: "POST /api/admin/messages/{id}/retry", as: "OPS", status: 200, build: func(t *testing.T) oaRequest {
+			bk := createTestBooking(t, b.testBundle)
+			res, err := b.app.Queue.Client.Insert(t.Context(), jobs.MessageArgs{BookingID: bk.ID, Message: booking.NoticeConfirmation}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := b.app.Queue.Client.JobCancel(t.Context(), res.Job.ID); err != nil {
+				t.Fatal(err)
+			}
+			return oaRequest{path: "/api/admin/messages/" + strconv.FormatInt(res.Job.ID, 10) + "/retry"}
+		}},
+		{op: "POST /api/admin/messages/{id}/retry", name: "queued", as: "OPS", status: 409, build: func(t *testing.T) oaRequest {
+			bk := createTestBooking(t, b.testBundle)
+			res, err := b.app.Queue.Client.Insert(t.Context(), jobs.MessageArgs{BookingID: bk.ID, Message: booking.NoticeConfirmation}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return oaRequest{path: "/api/admin/messages/" + strconv.FormatInt(res.Job.ID, 10) + "/retry"}
+		}},
+		{op: "POST /api/admin/messages/{id}/retry", name: "unknown", as: "OPS", build: fixed("/api/admin/messages/999999/retry"), status: 404},
+		{op: "POST /api/admin/messages/{id}/retry", name: "readonly", as: "READONLY", build: fixed("/api/admin/messages/1/retry"), status: 403},
+		{op: "GET /api/admin/bookings/{id}/messages", as: "READONLY", status: 200, build: func(t *testing.T) oaRequest {
+			return oaRequest{path: "/api/admin/bookings/" + createTestBooking(t, b.testBundle).ID + "/messages"}
+		}},
+		{op: "GET /api/admin/bookings/{id}/messages", name: "unknown", as: "READONLY", build: fixed("/api/admin/bookings/not-an-id/messages"), status: 404},
 
 		// Resources.
 		{op: "GET /api/admin/resources", as: "READONLY", build: fixed("/api/admin/resources"), status: 200},
@@ -785,6 +894,16 @@ func TestOpenAPIConformance(t *testing.T) {
 		}},
 		{op: "GET /success", name: "unknown", build: fixed("/success?session_id=cs_test_nope"), status: 404},
 		{op: "GET /cancel", build: fixed("/cancel"), status: 200},
+		{op: "GET /cancel", name: "abandoned checkout", status: 200, build: func(t *testing.T) oaRequest {
+			c := b.createBooking(t, nextDay(), 13)
+			key := booking.CheckoutCancelKey(booking.HashToken(c.CustomerToken))
+			return oaRequest{path: "/cancel?booking=" + c.Booking.ID + "&key=" + url.QueryEscape(key)}
+		}},
+		{op: "GET /manage/{id}", status: 200, build: func(t *testing.T) oaRequest {
+			bk := oaConfirmed(t, b, "oa-page-"+uniq())
+			return oaRequest{path: "/manage/" + bk.ID + "?token=" + bk.Reference}
+		}},
+		{op: "GET /manage/{id}", name: "wrong token", status: 404, build: fixed("/manage/" + unknownID + "?token=x")},
 		{op: "GET /login", build: fixed("/login"), status: 200},
 		{op: "GET /dashboard", as: "READONLY", build: fixed("/dashboard"), status: 200},
 		{op: "GET /dashboard", name: "signed out", build: fixed("/dashboard"), status: 303},
@@ -863,6 +982,17 @@ func TestOpenAPIConformance(t *testing.T) {
 	if len(missing) > 0 {
 		t.Errorf("operations without a passing example request: %v", missing)
 	}
+}
+
+// oaConfirmed inserts a paid, confirmed booking (30 days ahead, on the
+// default resource) whose customer token is its reference, made from tag.
+func oaConfirmed(t *testing.T, b *openAPIBundle, tag string) *booking.Booking {
+	t.Helper()
+	token := strings.NewReplacer("-", "", "_", "").Replace(tag)
+	bk := pgtest.CreateBooking(t, b.db, b.resource, pgtest.BookingOpts{Status: booking.StatusConfirmed,
+		PaymentIntent: "pi_" + token, Token: token})
+	bk.Reference = token // the tests below open it with this
+	return bk
 }
 
 // matchesTemplate reports whether path (query ignored) matches an OpenAPI

@@ -43,6 +43,7 @@ func (s *Server) pageRoutes(mux *router) {
 	mux.Handle("GET /{$}", p.handle(p.handleBook))
 	mux.Handle("GET /success", p.handle(p.handleSuccess))
 	mux.Handle("GET /cancel", p.handle(p.handleCancel))
+	mux.Handle("GET /manage/{id}", p.handle(p.handleManage))
 	mux.Handle("GET /login", p.handle(p.handleLogin))
 	dashboard := p.handle(p.handleDashboard)
 	if s.Sessions != nil && s.Auth != nil {
@@ -164,11 +165,6 @@ func (p *pages) holdMinutes() int {
 func (p *pages) handleBook(w http.ResponseWriter, r *http.Request) error {
 	return p.render(w, http.StatusOK, "book", web.Page{Title: "Book a time",
 		Scripts: []string{"common.js", "book.js"}, Data: holdPage{HoldMinutes: p.holdMinutes()}})
-}
-
-func (p *pages) handleCancel(w http.ResponseWriter, r *http.Request) error {
-	return p.render(w, http.StatusOK, "cancel", web.Page{Title: "Payment cancelled",
-		Data: holdPage{HoldMinutes: p.holdMinutes()}})
 }
 
 func (p *pages) handleLogin(w http.ResponseWriter, r *http.Request) error {

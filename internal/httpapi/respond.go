@@ -25,6 +25,8 @@ var statusOf = map[string]int{
 	booking.ESlotUnavailable:    http.StatusConflict,
 	booking.EIdempotencyPending: http.StatusConflict,
 	booking.EConflict:           http.StatusConflict,
+	booking.EQuoteChanged:       http.StatusConflict,
+	booking.EPriceChanged:       http.StatusUnprocessableEntity,
 	booking.EBodyTooLarge:       http.StatusRequestEntityTooLarge,
 	booking.ERateLimited:        http.StatusTooManyRequests,
 	booking.EPaymentProvider:    http.StatusBadGateway,

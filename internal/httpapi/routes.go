@@ -37,6 +37,7 @@ func (s *Server) routes(mux *router) {
 	mux.Handle("GET /api/resources/{id}/availability", s.Handle(s.handleAvailability))
 	mux.Handle("POST /api/bookings", s.Handle(s.handleBookingCreate))
 	mux.Handle("GET /api/bookings/{id}", s.Handle(s.handleBookingGet))
+	s.manageRoutes(mux)
 	mux.Handle("POST /create-checkout-session", s.Handle(s.handleCompatCheckout))
 	mux.Handle("GET /checkout/return", s.Handle(s.handleCheckoutReturn))
 

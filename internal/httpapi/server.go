@@ -50,6 +50,8 @@ type Server struct {
 	Auth     *auth.Authenticator
 	Accounts *auth.Accounts
 	Desk     *booking.Desk
+	// Messages shows the message queue to staff.
+	Messages MessageDesk
 	// Checker reports the money rules' violations (GET /admin/metrics).
 	Checker *booking.Checker
 
@@ -63,6 +65,15 @@ type Server struct {
 	// client address and per Checkout Session: each call may ask Stripe.
 	ReturnLimiter        *Limiter
 	ReturnSessionLimiter *Limiter
+
+	// SelfService, when set, serves the customer's self-service routes
+	// (cancel-quote, cancel, reschedule, calendar file, the manage page)
+	// and the staff's reschedule; ManageLimiter limits the self-service
+	// routes per client address (default 60 a minute); Calendar completes
+	// the calendar files.
+	SelfService   *booking.SelfService
+	ManageLimiter *Limiter
+	Calendar      CalendarOpts
 
 	// Demo, in development without a Stripe account, serves the demo checkout
 	// pages; never used in production.

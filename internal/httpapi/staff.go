@@ -34,6 +34,7 @@ func StaffRoutes() []StaffRoute {
 		{"GET", "/api/admin/bookings/{id}", all, (*Server).handleStaffBooking},
 		{"POST", "/api/admin/bookings/{id}/cancel", ops, (*Server).handleStaffCancel},
 		{"POST", "/api/admin/bookings/{id}/accept", ops, (*Server).handleStaffAccept},
+		{"POST", "/api/admin/bookings/{id}/reschedule", ops, (*Server).handleStaffReschedule},
 		{"GET", "/api/admin/payment-events", all, (*Server).handleStaffEvents},
 		{"GET", "/payments", all, (*Server).handleStaffEvents},
 		{"POST", "/api/admin/payment-events/{id}/replay", ops, (*Server).handleStaffReplay},
@@ -45,6 +46,9 @@ func StaffRoutes() []StaffRoute {
 		{"POST", "/api/admin/users", admin, (*Server).handleStaffUserCreate},
 		{"PATCH", "/api/admin/users/{id}", admin, (*Server).handleStaffUserUpdate},
 		{"GET", "/admin/metrics", ops, (*Server).handleStaffMetrics},
+		{"GET", "/api/admin/messages", all, (*Server).handleStaffMessages},
+		{"POST", "/api/admin/messages/{id}/retry", ops, (*Server).handleStaffMessageRetry},
+		{"GET", "/api/admin/bookings/{id}/messages", all, (*Server).handleStaffBookingMessages},
 	}
 }
 

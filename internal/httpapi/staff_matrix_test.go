@@ -8,9 +8,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bookingplatform/booking/internal/booking"
 	"github.com/bookingplatform/booking/internal/httpapi"
+	"github.com/bookingplatform/booking/internal/jobs"
 	"github.com/bookingplatform/booking/internal/pgtest"
 )
 
@@ -152,6 +154,11 @@ func TestStaffRoleMatrix(t *testing.T) {
 			}
 			return "/api/admin/bookings/" + b.ID + "/accept", nil
 		},
+		"POST /api/admin/bookings/{id}/reschedule": func(t *testing.T) (string, any) {
+			b := pgtest.CreateBooking(t, tb.db, tb.resource, pgtest.BookingOpts{Status: booking.StatusConfirmed, PaymentIntent: "pi_matrix_" + uniq()})
+			to := b.StartsAt.AddDate(1, 0, 0)
+			return "/api/admin/bookings/" + b.ID + "/reschedule", map[string]any{"startsAt": to.Format(time.RFC3339)}
+		},
 		"POST /api/admin/payment-events/{id}/replay": func(*testing.T) (string, any) {
 			return "/api/admin/payment-events/evt_matrix_1/replay", nil
 		},
@@ -172,7 +179,24 @@ func TestStaffRoleMatrix(t *testing.T) {
 		"PATCH /api/admin/users/{id}": func(t *testing.T) (string, any) {
 			return "/api/admin/users/" + staffCreate(t, tb.db, booking.RoleReadonly).ID, map[string]any{"role": "OPS"}
 		},
-		"GET /admin/metrics": func(*testing.T) (string, any) { return "/admin/metrics", nil },
+		"GET /admin/metrics":      func(*testing.T) (string, any) { return "/admin/metrics", nil },
+		"GET /api/admin/messages": func(*testing.T) (string, any) { return "/api/admin/messages?state=dead", nil },
+		"GET /api/admin/bookings/{id}/messages": func(*testing.T) (string, any) {
+			return "/api/admin/bookings/" + paid.ID + "/messages", nil
+		},
+		"POST /api/admin/messages/{id}/retry": func(t *testing.T) (string, any) {
+			// A dead message: inserted, then cancelled (no worker runs here).
+			res, err := tb.app.Queue.Client.Insert(t.Context(), jobs.MessageArgs{BookingID: paid.ID,
+				Message: booking.NoticeConfirmation, Version: int64(100 + seq)}, nil)
+			uniq()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tb.app.Queue.Client.JobCancel(t.Context(), res.Job.ID); err != nil {
+				t.Fatal(err)
+			}
+			return "/api/admin/messages/" + strconv.FormatInt(res.Job.ID, 10) + "/retry", nil
+		},
 	}
 	for key := range routes {
 		if request[key] == nil {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/stripe/stripe-go/v85"
@@ -62,7 +63,7 @@ func (s *Stripe) CreateCheckout(ctx context.Context, req booking.CheckoutRequest
 		CustomerEmail:     stripe.String(req.Email),
 		ExpiresAt:         stripe.Int64(req.ExpiresAt.Unix()),
 		SuccessURL:        stripe.String(s.appURL + "/checkout/return?session_id={CHECKOUT_SESSION_ID}"),
-		CancelURL:         stripe.String(s.appURL + "/cancel?booking=" + req.BookingID),
+		CancelURL:         stripe.String(cancelURL(s.appURL, req)),
 		LineItems: []*stripe.CheckoutSessionCreateLineItemParams{{
 			Quantity: stripe.Int64(1),
 			PriceData: &stripe.CheckoutSessionCreateLineItemPriceDataParams{
@@ -274,4 +275,15 @@ func expandableID(raw json.RawMessage) string {
 	}
 	_ = json.Unmarshal(raw, &obj)
 	return obj.ID
+}
+
+// cancelURL is where a customer who leaves the checkout goes: the
+// abandoned-checkout page, which releases the booking's hold when the link
+// carries its key (booking.CheckoutCancelKey).
+func cancelURL(appURL string, req booking.CheckoutRequest) string {
+	u := appURL + "/cancel?booking=" + url.QueryEscape(req.BookingID)
+	if req.CancelKey != "" {
+		u += "&key=" + url.QueryEscape(req.CancelKey)
+	}
+	return u
 }

@@ -24,7 +24,18 @@ type ResourceOpts struct {
 	WeeklyHours []booking.OpenSpan
 	Inactive    bool
 	Default     bool
+	Location    string
+	// The self-service policy; nil means the product's default (24 hours
+	// for each, no refund after the cancellation cut-off, a reminder 24
+	// hours ahead).
+	ReminderHours           *int
+	CancelUntilHours        *int
+	LateCancelRefundPercent *int
+	RescheduleUntilHours    *int
 }
+
+// Int returns a pointer to n, for the optional fields of the factories.
+func Int(n int) *int { return &n }
 
 // AllWeek opens every day from 00:00 to 24:00.
 var AllWeek = []booking.OpenSpan{
@@ -64,6 +75,17 @@ func CreateResource(t testing.TB, db *postgres.DB, o ResourceOpts) *booking.Reso
 	if r.WeeklyHours == nil {
 		r.WeeklyHours = AllWeek
 	}
+	r.Location = o.Location
+	orDefault := func(p *int, def int) int {
+		if p == nil {
+			return def
+		}
+		return *p
+	}
+	r.ReminderHours = orDefault(o.ReminderHours, booking.DefaultReminderHours)
+	r.CancelUntilHours = orDefault(o.CancelUntilHours, booking.DefaultCancelUntilHours)
+	r.LateCancelRefundPercent = orDefault(o.LateCancelRefundPercent, 0)
+	r.RescheduleUntilHours = orDefault(o.RescheduleUntilHours, booking.DefaultRescheduleUntilHours)
 	out, err := db.CreateResource(context.Background(), &r, o.Default)
 	if err != nil {
 		t.Fatalf("create resource: %v", err)
@@ -79,6 +101,7 @@ type BookingOpts struct {
 	SessionID string    // default: cs_test_<random>; "-" for none
 	Amount    int64     // default: the resource's price
 	Token     string    // customer token; default "token"
+	Email     string    // customer email; default test@example.com
 	// PaymentIntent, when set, records the payment of the booking's
 	// Checkout Session (the booking's amount) with that PaymentIntent.
 	PaymentIntent string
@@ -117,11 +140,14 @@ func CreateBooking(t testing.TB, db *postgres.DB, r *booking.Resource, o Booking
 	if o.Token == "" {
 		o.Token = "token"
 	}
+	if o.Email == "" {
+		o.Email = "test@example.com"
+	}
 	const q = `
 INSERT INTO bookings (reference, resource_id, starts_at, ends_at, status, amount_total, currency, hold_expires_at,
     stripe_session_id, customer_first_name, customer_last_name, customer_email, customer_token_hash, status_cause,
     status_cause_ref, amount_paid)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'Test', 'Customer', 'test@example.com', $10, 'system', 'test', $11)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'Test', 'Customer', $12, $10, 'system', 'test', $11)
 RETURNING id::text`
 	const pay = `
 INSERT INTO payments (booking_id, stripe_session_id, stripe_payment_intent_id, amount, currency, stripe_event_id)
@@ -135,7 +161,7 @@ VALUES ($1::uuid, $2, $3, $4, $5, 'evt_test_' || $1::text)`
 	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, q, "BK-T"+randHex(5), r.ID, o.StartsAt,
 			o.StartsAt.Add(time.Duration(r.DurationMinutes)*time.Minute), string(o.Status), o.Amount, r.Currency,
-			o.HoldUntil, sid, booking.HashToken(o.Token), paid).Scan(&id)
+			o.HoldUntil, sid, booking.HashToken(o.Token), paid, o.Email).Scan(&id)
 		if err != nil || paid == 0 {
 			return err
 		}

@@ -15,14 +15,14 @@ import (
 const bookingColumns = `b.id::text, b.reference, b.resource_id::text, b.starts_at, b.ends_at, b.status, b.amount_total,
 	b.currency, b.hold_expires_at, b.stripe_session_id, coalesce(b.checkout_url, ''), b.customer_first_name,
 	b.customer_last_name, b.customer_email, coalesce(b.review_reason, ''), b.holds_slot, b.amount_paid,
-	b.amount_refunded, b.amount_withdrawn, b.created_at, b.updated_at`
+	b.amount_refunded, b.amount_withdrawn, b.amount_retained, b.sequence, b.created_at, b.updated_at`
 
 // bookingDest returns the scan destinations of bookingColumns.
 func bookingDest(b *booking.Booking) []any {
 	return []any{&b.ID, &b.Reference, &b.ResourceID, &b.StartsAt, &b.EndsAt, &b.Status, &b.AmountTotal,
 		&b.Currency, &b.HoldExpiresAt, &b.StripeSessionID, &b.CheckoutURL, &b.Customer.FirstName,
 		&b.Customer.LastName, &b.Customer.Email, &b.ReviewReason, &b.HoldsSlot, &b.AmountPaid,
-		&b.AmountRefunded, &b.AmountWithdrawn, &b.CreatedAt, &b.UpdatedAt}
+		&b.AmountRefunded, &b.AmountWithdrawn, &b.AmountRetained, &b.Sequence, &b.CreatedAt, &b.UpdatedAt}
 }
 
 // utcBooking puts a scanned booking's times in UTC.

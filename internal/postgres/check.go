@@ -11,7 +11,7 @@ import (
 
 // A check is one query per violation kind, each returning (booking id,
 // ref, detail). The fast ones read partial indexes on id whose predicate is
-// the violation itself (migration 00004), so on a healthy
+// the violation itself (migrations 00004 and 00008), so on a healthy
 // database they read nothing; the full ones read whole tables. The fast
 // ones are ordered by id: the planner cannot tell how rare a comparison of
 // two columns is (it assumes a third of the rows), and would rather scan
@@ -26,9 +26,10 @@ type check struct {
 
 var checks = []check{
 	{booking.ViolationKeptWithoutSlot, false, `
-SELECT b.id::text, '', 'status ' || b.status || ', kept ' || (b.amount_paid - b.amount_refunded - b.amount_withdrawn) || ' ' || b.currency
+SELECT b.id::text, '', 'status ' || b.status || ', kept ' ||
+    (b.amount_paid - b.amount_refunded - b.amount_withdrawn - b.amount_retained) || ' ' || b.currency
 FROM bookings b
-WHERE b.amount_paid > b.amount_refunded + b.amount_withdrawn AND NOT b.holds_slot
+WHERE b.amount_paid > b.amount_refunded + b.amount_withdrawn + b.amount_retained AND NOT b.holds_slot
   AND NOT EXISTS (SELECT 1 FROM refund_requests q WHERE q.booking_id = b.id AND q.state = 'owed')
 ORDER BY b.id
 LIMIT $1`},
@@ -39,9 +40,10 @@ WHERE b.amount_paid > 0 AND b.amount_refunded >= b.amount_paid AND b.holds_slot
 ORDER BY b.id
 LIMIT $1`},
 	{booking.ViolationRefundedKept, false, `
-SELECT b.id::text, '', 'refunded ' || b.amount_refunded || ' of ' || b.amount_paid
+SELECT b.id::text, '', 'refunded ' || b.amount_refunded || ' of ' || b.amount_paid ||
+    CASE WHEN b.amount_retained > 0 THEN ', fee retained ' || b.amount_retained ELSE '' END
 FROM bookings b
-WHERE b.status = 'refunded' AND b.amount_refunded + b.amount_withdrawn < b.amount_paid
+WHERE b.status = 'refunded' AND b.amount_refunded + b.amount_withdrawn + b.amount_retained < b.amount_paid
   AND NOT EXISTS (SELECT 1 FROM refund_requests q WHERE q.booking_id = b.id AND q.state = 'owed')
 ORDER BY b.id
 LIMIT $1`},

@@ -23,6 +23,9 @@ import (
 // DB is the store: a pgx pool plus the queries of the product.
 type DB struct {
 	Pool *pgxpool.Pool
+	// Notices queues the messages of each change in its transaction; nil
+	// queues none.
+	Notices NoticeQueue
 }
 
 // PoolOpts tunes the connection pool.

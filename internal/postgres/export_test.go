@@ -37,6 +37,7 @@ var PlanStatements = map[string]string{
 	"insertRequestSQL":        insertRequestSQL,
 	"updateRequestSQL":        updateRequestSQL,
 	"deleteWaitingSQL":        deleteWaitingSQL,
+	"rescheduleBookingSQL":    rescheduleBookingSQL,
 
 	// Refunds owed, the sweep, idempotency answers.
 	"claimDueRefundsSQL":     claimDueRefundsSQL,
@@ -56,6 +57,11 @@ var PlanStatements = map[string]string{
 	"findStaffSQL":            findStaffSQL,
 	"findStaffCredentialsSQL": findStaffCredentialsSQL,
 	"listStaffSQL":            listStaffSQL,
+
+	// Messages.
+	"messageSentSQL": messageSentSQL,
+	"messagesOfSQL":  messagesOfSQL,
+	"manageTokenSQL": manageTokenSQL,
 }
 
 // PlanExempt are the statement constants the plan test does not run, and why.
@@ -78,6 +84,10 @@ var PlanExempt = map[string]string{
 	"updateStaffSQL":          "one row of a small table (staff_users) by its key",
 	"recordLoginFailureSQL":   "one row of a small table (staff_users) by its key",
 	"recordLoginSuccessSQL":   "one row of a small table (staff_users) by its key",
+	"auditNoteSQL":            "sets a transaction setting, reads nothing",
+	"recordMessageSQL":        "inserts its values (conflict on the key), reads nothing",
+	"addManageTokenSQL":       "inserts its values (conflict on the key), reads nothing",
+	"oldestQueuedSQL":         "River's queue table, which River keeps small (finished jobs are deleted) and indexes by state, queue and time",
 }
 
 // FastChecks returns the statements of the fast checks of `booking check`

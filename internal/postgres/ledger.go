@@ -154,6 +154,9 @@ func (db *DB) applyEvent(ctx context.Context, ev *booking.PaymentEvent, decide f
 	if err != nil {
 		return nil, err
 	}
+	if err := db.enqueueNotices(ctx, openTx{conn.Conn()}, st, &p); err != nil {
+		return nil, err
+	}
 	queuePlan(&last, st, &p, ev.SessionID, rowDone)
 	queueRecord(&last, ev, &p, &st.Booking.ID)
 	late := p.Payment != nil && len(waiting) > 0
@@ -187,6 +190,9 @@ func (db *DB) applyEvent(ctx context.Context, ev *booking.PaymentEvent, decide f
 		lp := decide(st, lateEv)
 		lp, rowDone, err := takeSlot(ctx, conn, st, lp, "")
 		if err != nil {
+			return nil, err
+		}
+		if err := db.enqueueNotices(ctx, openTx{conn.Conn()}, st, &lp); err != nil {
 			return nil, err
 		}
 		var b pgx.Batch

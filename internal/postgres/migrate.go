@@ -13,6 +13,8 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/rivermigrate"
 
 	"github.com/bookingplatform/booking/internal/postgres/migrations"
 )
@@ -26,7 +28,36 @@ func newProvider(db *sql.DB) (*goose.Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	return goose.NewProvider(goose.DialectPostgres, db, migrations.FS, goose.WithSessionLocker(locker))
+	return goose.NewProvider(goose.DialectPostgres, db, migrations.FS, goose.WithSessionLocker(locker),
+		goose.WithGoMigrations(riverMigration()))
+}
+
+// riverVersion is the schema version of River's job tables (river_job,
+// river_leader, river_queue, ...) that this build needs: migration 10
+// applies River's own migrations up to it, in goose's order and under its
+// lock, so that `booking migrate`, serve and the test template all get
+// River's tables the same way. A River upgrade that brings new River
+// migrations adds a goose migration of its own that moves riverVersion on.
+const riverVersion = 8
+
+func riverMigration() *goose.Migration {
+	// River's migrations run one transaction each (a later one uses an enum
+	// value an earlier one adds, which PostgreSQL refuses in the same
+	// transaction); River records each in river_migration, so a run that
+	// stops half-way resumes where it stopped.
+	run := func(direction rivermigrate.Direction, target int) func(ctx context.Context, db *sql.DB) error {
+		return func(ctx context.Context, db *sql.DB) error {
+			m, err := rivermigrate.New(riverdatabasesql.New(db), nil)
+			if err != nil {
+				return err
+			}
+			_, err = m.Migrate(ctx, direction, &rivermigrate.MigrateOpts{TargetVersion: target})
+			return err
+		}
+	}
+	return goose.NewGoMigration(10,
+		&goose.GoFunc{RunDB: run(rivermigrate.DirectionUp, riverVersion)},
+		&goose.GoFunc{RunDB: run(rivermigrate.DirectionDown, -1)})
 }
 
 // Migrate applies pending migrations under a PostgreSQL session advisory lock,
@@ -79,6 +110,7 @@ func MigrateDB(ctx context.Context, db *sql.DB) error {
 // MigrationsHash identifies the embedded migration set.
 func MigrationsHash() (string, error) {
 	h := sha256.New()
+	fmt.Fprintf(h, "river\x00%d\x00", riverVersion)
 	err := fs.WalkDir(migrations.FS, ".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err

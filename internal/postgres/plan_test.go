@@ -245,6 +245,9 @@ func planCases(f *planFixtures) []planCase {
 	add("findResourceSQL", f.resource)
 	add("defaultResourceSQL")
 	add("listResourcesSQL", false)
+	add("messageSentSQL", f.confirmed, "confirmation", int64(0))
+	add("messagesOfSQL", f.confirmed)
+	add("manageTokenSQL", f.confirmed, f.keyHash)
 
 	// Decisions.
 	add("lockBookingByIDSQL", f.confirmed)
@@ -256,11 +259,13 @@ func planCases(f *planFixtures) []planCase {
 	add("moneyByIDSQL", f.review, "", f.waitingPI)
 	add("moneyBySessionSQL", f.confirmedSession, "evt_plan", f.intent, f.confirmed)
 	add("moneyByIntentSQL", f.intent, "evt_plan", "")
-	add("updateBookingSQL", f.confirmed, "confirmed", true, "", booking.CauseStaff, "plan", int64(4500), int64(0), "", int64(0))
+	add("updateBookingSQL", f.confirmed, "confirmed", true, "", booking.CauseStaff, "plan", int64(4500), int64(0), "", int64(0), int64(0))
 	add("insertRequestSQL", f.confirmed, int64(0), int64(4500), "eur", booking.RefundSourceStaff, "plan-refund", f.now,
 		f.confirmedSession, "plan")
 	add("updateRequestSQL", f.owedRequest, booking.RequestOwed, 1, (*time.Time)(nil), "declined", "", 0)
 	add("deleteWaitingSQL", f.waitingEvent)
+	moved := time.Date(2100, 1, 4, 10, 0, 0, 0, time.UTC)
+	add("rescheduleBookingSQL", f.confirmed, moved, moved.Add(time.Hour), booking.CauseStaff, "plan")
 
 	// Refunds owed, the sweep, idempotency answers.
 	add("claimDueRefundsSQL", f.now.Add(time.Hour), 60.0, 10)

@@ -9,13 +9,16 @@ import (
 )
 
 // claimedColumns are the columns of a claimed refund request, with what
-// remains of its payment and the payment's PaymentIntent.
+// remains of its payment, the payment's PaymentIntent, and what its
+// booking may still give back (paid, less refunds, withdrawals and the fee
+// retained: booking.Booking.Kept).
 const claimedColumns = `q.id, q.booking_id::text, q.payment_id, q.amount, q.currency, q.reason, q.idempotency_key, q.state,
 	q.attempts, q.refusals, q.last_error, q.next_attempt_at, coalesce(q.stripe_refund_id, ''), q.requested_by, q.created_at,
 	coalesce(p.stripe_payment_intent_id, ''),
 	p.amount - (SELECT coalesce(sum(r.amount), 0) FROM refunds r WHERE r.payment_id = p.id)
 	  - (SELECT coalesce(sum(c.amount), 0) FROM disputes d JOIN dispute_closures c ON c.stripe_dispute_id = d.stripe_dispute_id
-	     WHERE d.payment_id = p.id)`
+	     WHERE d.payment_id = p.id),
+	(SELECT k.amount_paid - k.amount_refunded - k.amount_withdrawn - k.amount_retained FROM bookings k WHERE k.id = q.booking_id)`
 
 // claimDueRefundsSQL leases the owed refund requests that are due, oldest
 // first; rows another replica is claiming are skipped, not waited for.
@@ -49,7 +52,7 @@ func scanClaimed(row pgx.CollectableRow) (booking.RefundRequest, error) {
 	var r booking.RefundRequest
 	err := row.Scan(&r.ID, &r.BookingID, &r.PaymentID, &r.Amount, &r.Currency, &r.Reason, &r.IdempotencyKey, &r.State,
 		&r.Attempts, &r.Refusals, &r.LastError, &r.NextAttemptAt, &r.StripeRefundID, &r.RequestedBy, &r.CreatedAt,
-		&r.PaymentIntentID, &r.Remaining)
+		&r.PaymentIntentID, &r.Remaining, &r.Refundable)
 	return r, err
 }
 

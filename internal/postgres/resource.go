@@ -11,13 +11,15 @@ import (
 	"github.com/bookingplatform/booking/internal/booking"
 )
 
-const resourceColumns = `id::text, slug, name, description, price_amount, currency, duration_minutes, timezone, weekly_hours, active`
+const resourceColumns = `id::text, slug, name, description, price_amount, currency, duration_minutes, timezone, weekly_hours, active,
+	location, reminder_hours, cancel_until_hours, late_cancel_refund_percent, reschedule_until_hours`
 
 func scanResource(row pgx.CollectableRow) (booking.Resource, error) {
 	var r booking.Resource
 	var hours []byte
 	err := row.Scan(&r.ID, &r.Slug, &r.Name, &r.Description, &r.PriceAmount, &r.Currency,
-		&r.DurationMinutes, &r.Timezone, &hours, &r.Active)
+		&r.DurationMinutes, &r.Timezone, &hours, &r.Active, &r.Location, &r.ReminderHours, &r.CancelUntilHours,
+		&r.LateCancelRefundPercent, &r.RescheduleUntilHours)
 	if err != nil {
 		return r, err
 	}
@@ -74,8 +76,9 @@ func (db *DB) DefaultResource(ctx context.Context) (*booking.Resource, error) {
 }
 
 const createResourceSQL = `
-INSERT INTO resources (slug, name, description, price_amount, currency, duration_minutes, timezone, weekly_hours, active, is_default)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+INSERT INTO resources (slug, name, description, price_amount, currency, duration_minutes, timezone, weekly_hours, active, is_default,
+    location, reminder_hours, cancel_until_hours, late_cancel_refund_percent, reschedule_until_hours)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
 RETURNING ` + resourceColumns
 
 // CreateResource inserts a resource. isDefault makes it the resource of the
@@ -86,7 +89,8 @@ func (db *DB) CreateResource(ctx context.Context, r *booking.Resource, isDefault
 		return nil, err
 	}
 	rows, _ := db.Pool.Query(ctx, createResourceSQL, r.Slug, r.Name, r.Description, r.PriceAmount,
-		r.Currency, r.DurationMinutes, r.Timezone, hours, r.Active, isDefault)
+		r.Currency, r.DurationMinutes, r.Timezone, hours, r.Active, isDefault, r.Location, r.ReminderHours, r.CancelUntilHours,
+		r.LateCancelRefundPercent, r.RescheduleUntilHours)
 	out, err := pgx.CollectExactlyOneRow(rows, scanResource)
 	if err != nil {
 		return nil, interpretError(err)
@@ -97,7 +101,8 @@ func (db *DB) CreateResource(ctx context.Context, r *booking.Resource, isDefault
 const updateResourceSQL = `
 UPDATE resources
 SET slug = $2, name = $3, description = $4, price_amount = $5, currency = $6, duration_minutes = $7,
-    timezone = $8, weekly_hours = $9, active = $10, updated_at = now()
+    timezone = $8, weekly_hours = $9, active = $10, location = $11, reminder_hours = $12, cancel_until_hours = $13,
+    late_cancel_refund_percent = $14, reschedule_until_hours = $15, updated_at = now()
 WHERE id = $1
 RETURNING ` + resourceColumns
 
@@ -108,7 +113,8 @@ func (db *DB) UpdateResource(ctx context.Context, r *booking.Resource) (*booking
 		return nil, err
 	}
 	rows, _ := db.Pool.Query(ctx, updateResourceSQL, r.ID, r.Slug, r.Name, r.Description, r.PriceAmount,
-		r.Currency, r.DurationMinutes, r.Timezone, hours, r.Active)
+		r.Currency, r.DurationMinutes, r.Timezone, hours, r.Active, r.Location, r.ReminderHours, r.CancelUntilHours,
+		r.LateCancelRefundPercent, r.RescheduleUntilHours)
 	out, err := pgx.CollectExactlyOneRow(rows, scanResource)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, booking.Errorf(booking.ENotFound, "Resource not found.")

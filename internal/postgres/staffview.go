@@ -20,7 +20,7 @@ const staffBookingColumns = bookingColumns + `,
         'withdrawn', coalesce(c.amount, 0), 'createdAt', d.created_at)
      FROM disputes d LEFT JOIN dispute_closures c ON c.stripe_dispute_id = d.stripe_dispute_id
      WHERE d.booking_id = b.id ORDER BY d.id DESC LIMIT 1),
-    (SELECT coalesce(sum(p.amount - (SELECT coalesce(sum(r.amount), 0) FROM refunds r WHERE r.payment_id = p.id)), 0)
+    (SELECT coalesce(sum(least(q.amount, p.amount - (SELECT coalesce(sum(r.amount), 0) FROM refunds r WHERE r.payment_id = p.id))), 0)
      FROM refund_requests q JOIN payments p ON p.id = q.payment_id WHERE q.booking_id = b.id AND q.state = 'owed')`
 
 func scanStaffBooking(row pgx.CollectableRow) (booking.StaffBooking, error) {
@@ -174,7 +174,7 @@ func (db *DB) ListBookings(ctx context.Context, f booking.BookingFilter) ([]book
 }
 
 const bookingAuditSQL = `
-SELECT from_status, to_status, cause, cause_ref, created_at FROM booking_audit WHERE booking_id = $1 ORDER BY id`
+SELECT from_status, to_status, cause, cause_ref, detail, created_at FROM booking_audit WHERE booking_id = $1 ORDER BY id`
 
 // bookingEventsSQL lists the ledger rows of a booking: those it matched
 // when they arrived and those applied to it later (replays, events that
@@ -226,7 +226,7 @@ func (db *DB) FindBookingDetail(ctx context.Context, id string) (*booking.Bookin
 		rows, _ := br.Query()
 		d.Audit, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (booking.AuditEntry, error) {
 			var a booking.AuditEntry
-			err := row.Scan(&a.From, &a.To, &a.Cause, &a.CauseRef, &a.CreatedAt)
+			err := row.Scan(&a.From, &a.To, &a.Cause, &a.CauseRef, &a.Detail, &a.CreatedAt)
 			a.CreatedAt = a.CreatedAt.UTC()
 			return a, err
 		})

@@ -47,8 +47,10 @@ WHERE b.id = (SELECT booking_id FROM payments WHERE stripe_payment_intent_id = $
 )
 
 // moneySQL reads a locked booking's money rows as JSON, whether the ledger
-// holds event $2, and the refund and dispute events of PaymentIntent $3
-// waiting for their payment. The booking is the one {{key}} finds, with $1
+// holds event $2, the refund and dispute events of PaymentIntent $3
+// waiting for their payment, and its resource's reminderHours (for the
+// reminder a confirmation schedules, without another look-up inside the
+// transaction). The booking is the one {{key}} finds, with $1
 // (and $4): the same look-up as the statement that locked it, so both can
 // go in one round trip.
 const moneySQL = `
@@ -74,7 +76,8 @@ SELECT
     FROM refund_requests q WHERE q.booking_id = (SELECT id FROM k) AND q.state = 'owed'), '[]'),
   coalesce((SELECT json_agg(json_build_object('id', w.stripe_event_id, 'type', w.event_type, 'facts', w.facts)
       ORDER BY w.created_at, w.stripe_event_id)
-    FROM pending_money_events w WHERE $3 <> '' AND w.payment_intent_id = $3), '[]')`
+    FROM pending_money_events w WHERE $3 <> '' AND w.payment_intent_id = $3), '[]'),
+  (SELECT r.reminder_hours FROM bookings b JOIN resources r ON r.id = b.resource_id WHERE b.id = (SELECT id FROM k))`
 
 // The money statement for each way of finding the booking.
 var (
@@ -127,8 +130,12 @@ func readLocked(br pgx.BatchResults) (*booking.State, error) {
 // readMoney reads the result of moneySQL into st.
 func readMoney(br pgx.BatchResults, st *booking.State) ([]waitingEvent, error) {
 	var payments, refunds, disputes, owed, waiting []byte
-	if err := br.QueryRow().Scan(&st.EventKnown, &payments, &refunds, &disputes, &owed, &waiting); err != nil {
+	var reminder *int
+	if err := br.QueryRow().Scan(&st.EventKnown, &payments, &refunds, &disputes, &owed, &waiting, &reminder); err != nil {
 		return nil, err
+	}
+	if reminder != nil {
+		st.ReminderHours = *reminder
 	}
 	var w []waitingEvent
 	for _, d := range []struct {
@@ -164,7 +171,7 @@ VALUES ($1, $2, $3, $4, nullif($5, ''), $6, $7, $8, $9, $10)`
 	updateBookingSQL = `
 UPDATE bookings
 SET status = $2, holds_slot = $3, review_reason = nullif($4, ''), status_cause = $5, status_cause_ref = $6,
-    amount_paid = $7, amount_refunded = $8, amount_withdrawn = $10,
+    amount_paid = $7, amount_refunded = $8, amount_withdrawn = $10, amount_retained = $11,
     stripe_session_id = coalesce(stripe_session_id, nullif($9, '')), updated_at = now()
 WHERE id = $1`
 
@@ -230,7 +237,7 @@ func bookingArgs(st *booking.State, c *booking.BookingChange, sessionID string) 
 		cause = booking.Cause{Kind: booking.CauseSys, Ref: "money"}
 	}
 	return []any{st.Booking.ID, string(c.Status), c.HoldsSlot, c.ReviewReason, cause.Kind, cause.Ref,
-		c.AmountPaid, c.AmountRefunded, sessionID, c.AmountWithdrawn}
+		c.AmountPaid, c.AmountRefunded, sessionID, c.AmountWithdrawn, c.AmountRetained}
 }
 
 // queuePlan queues the statements of plan p on b. sessionID is the
@@ -253,6 +260,9 @@ func queuePlan(b *pgx.Batch, st *booking.State, p *booking.Plan, sessionID strin
 	}
 	if p.After != nil && !rowDone {
 		b.Queue(updateBookingSQL, bookingArgs(st, p.After, sessionID)...)
+	}
+	if m := p.Reschedule; m != nil {
+		queueReschedule(b, st, m)
 	}
 	for _, r := range p.Owe {
 		paySession := ""
@@ -311,6 +321,9 @@ func (db *DB) ChangeBooking(ctx context.Context, id string, decide func(st *book
 		}
 		p, rowDone, err := takeSlot(ctx, tx, st, p, "")
 		if err != nil {
+			return err
+		}
+		if err := db.enqueueNotices(ctx, tx, st, &p); err != nil {
 			return err
 		}
 		var b pgx.Batch

@@ -216,6 +216,91 @@
     ]);
   }
 
+  // Messages -------------------------------------------------------------
+
+  const messageNames = {
+    confirmation: 'Confirmation', reminder: 'Reminder', cancellation: 'Cancellation', refund: 'Refund notice',
+    reschedule: 'Reschedule notice', staff_new_booking: 'Staff: new booking', staff_needs_review: 'Staff: needs review',
+    staff_dispute: 'Staff: dispute', staff_refund_failing: 'Staff: refund failing'
+  };
+
+  function messageName(kind) { return messageNames[kind] || words(kind); }
+
+  function retryButton(m, after) {
+    const btn = el('button', { type: 'button', className: 'btn btn-secondary btn-small' }, ['Send again']);
+    btn.addEventListener('click', async function () {
+      btn.disabled = true;
+      btn.textContent = 'Queuing…';
+      const res = await B.api('POST', '/api/admin/messages/' + encodeURIComponent(m.jobId) + '/retry');
+      if (!res.ok) {
+        failure(res, 'send this message again');
+        btn.disabled = false;
+        btn.textContent = 'Send again';
+        return;
+      }
+      notice(messageName(m.kind) + ' queued to be sent again.');
+      await after();
+    });
+    return btn;
+  }
+
+  function messageRow(m) {
+    const actions = el('td', { className: 'actions' });
+    if (canAct() && (m.state === 'failed' || m.state === 'dead')) actions.appendChild(retryButton(m, loadMessages));
+    const booking = bookingLink(m.bookingId, state.references[m.bookingId] || shortID(m.bookingId));
+    return el('tr', { 'data-message': String(m.jobId) }, [
+      cell('Due', 'nowrap', [localTime(m.scheduledAt)]),
+      cell('Message', null, [messageName(m.kind)]),
+      cell('State', null, [badge('message', m.state, words(m.state) + (m.attempt ? ' · ' + m.attempt + '/' + m.maxAttempts : ''))]),
+      cell('Booking', 'mono small nowrap', [booking]),
+      cell('Last error', 'small', [m.lastError || '—']),
+      actions
+    ]);
+  }
+
+  async function loadMessages() {
+    const q = new URLSearchParams({ limit: '50' });
+    if (state.messages) q.set('state', state.messages);
+    const res = await B.api('GET', '/api/admin/messages?' + q.toString());
+    if (!res.ok || !res.body) {
+      failure(res, 'load messages');
+      return false;
+    }
+    const items = res.body.items || [];
+    fill('messages-body', 6, items, messageRow, state.messages ? 'No messages in this state.' : 'Nothing waits; nothing failed.');
+    $('messages-count').textContent = String(items.length);
+    return true;
+  }
+
+  async function loadBookingMessages(id) {
+    const res = await B.api('GET', '/api/admin/bookings/' + encodeURIComponent(id) + '/messages');
+    if (state.detailID !== id || !res.ok || !res.body) return;
+    const rows = [];
+    (res.body.sent || []).forEach(function (m) {
+      rows.push(el('tr', {}, [
+        cell('When', 'nowrap', [localTime(m.sentAt)]),
+        cell('Message', null, [messageName(m.kind), el('div', { className: 'cell-sub' }, [m.subject])]),
+        cell('State', null, [badge('message', 'sent', 'Sent')]),
+        cell('To', 'small', [m.recipient]),
+        el('td', { className: 'actions' })
+      ]));
+    });
+    (res.body.pending || []).forEach(function (m) {
+      const actions = el('td', { className: 'actions' });
+      if (canAct() && (m.state === 'failed' || m.state === 'dead')) {
+        actions.appendChild(retryButton(m, function () { return loadBookingMessages(id); }));
+      }
+      rows.push(el('tr', {}, [
+        cell('When', 'nowrap', [localTime(m.scheduledAt)]),
+        cell('Message', null, [messageName(m.kind), m.lastError ? el('div', { className: 'cell-sub' }, [m.lastError]) : '']),
+        cell('State', null, [badge('message', m.state, words(m.state))]),
+        cell('To', 'small', ['—']),
+        actions
+      ]));
+    });
+    fill('booking-messages-body', 5, rows, function (r) { return r; }, 'No messages for this booking.');
+  }
+
   function emptyRow(body, cols, text) {
     body.textContent = '';
     body.appendChild(el('tr', {}, [el('td', { colspan: String(cols), className: 'table-empty' }, [text])]));
@@ -358,7 +443,9 @@
   }
 
   function auditRow(a) {
-    const change = (a.from ? B.statusLabel(a.from) : 'Created') + ' → ' + B.statusLabel(a.to);
+    // A move keeps the status: its detail says what changed.
+    const change = a.detail && a.from === a.to ? a.detail
+      : (a.from ? B.statusLabel(a.from) : 'Created') + ' → ' + B.statusLabel(a.to);
     const cause = [el('div', {}, [a.cause])];
     if (a.causeRef) cause.push(mono(a.causeRef));
     return el('tr', {}, [
@@ -406,6 +493,7 @@
       fact('paid', 'Paid', [money(b.amountPaid)]),
       fact('refunded', 'Refunded', [money(b.amountRefunded)]),
       fact('owed', 'Refund owed', [money(b.refundOwed)]),
+      b.amountRetained > 0 ? fact('retained', 'Fee retained', [money(b.amountRetained)]) : null,
       b.status === 'pending' ? fact('hold', 'Hold ends', [localTime(b.holdExpiresAt)]) : null,
       fact('session', 'Checkout Session', [mono(b.stripeSessionId)]),
       fact('created', 'Created', [localTime(b.createdAt)]),
@@ -442,6 +530,7 @@
       return false;
     }
     renderDetail(res.body);
+    await loadBookingMessages(id);
     return true;
   }
 
@@ -483,7 +572,7 @@
   // -----------------------------------------------------------------------
 
   async function loadAll() {
-    const ok = [await loadBookings(false), await loadEvents()];
+    const ok = [await loadBookings(false), await loadEvents(), await loadMessages()];
     await loadMetrics();
     if (state.detailID) ok.push(await loadDetail(state.detailID));
     if (ok.every(Boolean)) B.showAlert($('dash-error'), '');
@@ -512,6 +601,11 @@
       if (document.visibilityState === 'visible' && !document.querySelector('[data-armed]')) loadAll();
     }, 30000);
   }
+
+  $('messages-filter').addEventListener('change', function () {
+    state.messages = $('messages-filter').value;
+    loadMessages();
+  });
 
   $('status-filter').addEventListener('change', function () {
     state.status = $('status-filter').value;

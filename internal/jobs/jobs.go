@@ -1,0 +1,228 @@
+// Package jobs runs the product's durable background work on River, a job
+// queue in PostgreSQL: the messages a change of a booking causes (queued in
+// the transaction of the change, see Queue.Enqueue) and the periodic work
+// of serve.
+//
+// Every message is a job unique per (booking, kind, version): a webhook
+// storm, a replay or a second replica inserting the same notice finds the
+// first job and inserts nothing. A job that runs sends at most what the
+// messages table does not record as sent yet, so a retry after a crash
+// between the mail server's acceptance and the record is the one case that
+// can send a message twice.
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/bookingplatform/booking/internal/booking"
+)
+
+// QueueMessages is the River queue of messages.
+const QueueMessages = "messages"
+
+// MessageMaxAttempts is how many times a message is tried before it is
+// discarded (River's backoff, attempt⁴ seconds: about three days in all).
+const MessageMaxAttempts = 20
+
+// MessageArgs is a message job: notice Kind of booking BookingID, version
+// Version (booking.Notice).
+type MessageArgs struct {
+	BookingID string `json:"booking_id"`
+	Message   string `json:"message"`
+	Version   int64  `json:"version"`
+	Ref       string `json:"ref,omitempty"`
+	// The time before a reschedule, for its notice.
+	PreviousStartsAt time.Time `json:"previous_starts_at,omitzero"`
+	PreviousEndsAt   time.Time `json:"previous_ends_at,omitzero"`
+}
+
+// Kind is River's name of the job type.
+func (MessageArgs) Kind() string { return "message" }
+
+// InsertOpts makes a message unique per (booking, kind, version) in every
+// state but cancelled and discarded, so that "send again" of a dead one can
+// insert it anew.
+func (MessageArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{
+		Queue:       QueueMessages,
+		MaxAttempts: MessageMaxAttempts,
+		UniqueOpts:  river.UniqueOpts{ByArgs: true},
+	}
+}
+
+// ResourceFinder reads a resource (through the process's cache).
+type ResourceFinder interface {
+	FindResource(ctx context.Context, id string) (*booking.Resource, error)
+}
+
+// Queue inserts jobs. Its client may also work them (Start).
+type Queue struct {
+	Client *river.Client[pgx.Tx]
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Config is what New needs beyond the pool.
+type Config struct {
+	// Message works message jobs; nil makes an insert-only queue (jobs wait
+	// for a replica that works them).
+	Message *MessageWorker
+	// PollOnly: no LISTEN (behind PgBouncer in transaction pooling mode);
+	// jobs are fetched every FetchPollInterval.
+	PollOnly bool
+	// MaxWorkers of the messages queue (default 4).
+	MaxWorkers int
+	// FetchPollInterval (default one second).
+	FetchPollInterval time.Duration
+	Logger            *slog.Logger
+}
+
+// New returns a queue on pool.
+func New(pool *pgxpool.Pool, now func() time.Time, cfg Config) (*Queue, error) {
+	rc := &river.Config{
+		Logger:            quieter(cfg.Logger),
+		PollOnly:          cfg.PollOnly,
+		FetchPollInterval: cfg.FetchPollInterval,
+		JobTimeout:        2 * time.Minute,
+	}
+	if p := cfg.FetchPollInterval; p > 0 && p < river.FetchCooldownDefault {
+		rc.FetchCooldown = p
+	}
+	if cfg.Message != nil {
+		w := river.NewWorkers()
+		river.AddWorker(w, cfg.Message)
+		n := cfg.MaxWorkers
+		if n <= 0 {
+			n = 4
+		}
+		rc.Workers = w
+		rc.Queues = map[string]river.QueueConfig{QueueMessages: {MaxWorkers: n}}
+	}
+	c, err := river.NewClient(riverpgxv5.New(pool), rc)
+	if err != nil {
+		return nil, fmt.Errorf("job queue: %w", err)
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Queue{Client: c, Now: now, Logger: cfg.Logger}, nil
+}
+
+// quieter logs River's own info lines (client started, leader elected, job
+// counts every few seconds) as debug: they are the queue's heartbeat, not
+// news for an operator. Its warnings and errors keep their level.
+func quieter(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(infoAsDebug{l.Handler()}).With("component", "river")
+}
+
+type infoAsDebug struct{ slog.Handler }
+
+func lower(l slog.Level) slog.Level {
+	if l == slog.LevelInfo {
+		return slog.LevelDebug
+	}
+	return l
+}
+
+func (h infoAsDebug) Enabled(ctx context.Context, l slog.Level) bool {
+	return h.Handler.Enabled(ctx, lower(l))
+}
+
+func (h infoAsDebug) Handle(ctx context.Context, r slog.Record) error {
+	r.Level = lower(r.Level)
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h infoAsDebug) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return infoAsDebug{h.Handler.WithAttrs(attrs)}
+}
+
+func (h infoAsDebug) WithGroup(name string) slog.Handler {
+	return infoAsDebug{h.Handler.WithGroup(name)}
+}
+
+// Enqueue inserts the jobs of notices in tx, the transaction of the change
+// that causes them. A reminder is scheduled reminderHours before the start
+// and left out when that moment has passed (booked inside the window) or
+// the resource sends none. It runs inside the caller's transaction and
+// never takes another connection from the pool (a transaction waiting for
+// a second connection could starve the pool).
+func (q *Queue) Enqueue(ctx context.Context, tx pgx.Tx, notices []booking.Notice) error {
+	if len(notices) == 0 {
+		return nil
+	}
+	now := q.Now()
+	params := make([]river.InsertManyParams, 0, len(notices))
+	for _, n := range notices {
+		opts := &river.InsertOpts{Metadata: bookingMetadata(n.BookingID)}
+		if n.Kind == booking.NoticeReminder {
+			at, ok := reminderAt(n, now)
+			if !ok {
+				continue
+			}
+			opts.ScheduledAt = at
+		}
+		params = append(params, river.InsertManyParams{
+			Args: MessageArgs{BookingID: n.BookingID, Message: n.Kind, Version: n.Version, Ref: n.Ref,
+				PreviousStartsAt: n.PreviousStartsAt, PreviousEndsAt: n.PreviousEndsAt},
+			InsertOpts: opts,
+		})
+	}
+	if len(params) == 0 {
+		return nil
+	}
+	_, err := q.Client.InsertManyTx(ctx, tx, params)
+	if err != nil {
+		return fmt.Errorf("queue messages: %w", err)
+	}
+	return nil
+}
+
+// reminderAt is when the reminder of n is due: ReminderHours before the
+// start; false when the resource sends none or that moment has passed.
+func reminderAt(n booking.Notice, now time.Time) (time.Time, bool) {
+	if n.ReminderHours <= 0 {
+		return time.Time{}, false
+	}
+	at := n.StartsAt.Add(-time.Duration(n.ReminderHours) * time.Hour)
+	return at, at.After(now)
+}
+
+func bookingMetadata(id string) []byte {
+	b, _ := json.Marshal(map[string]string{"booking_id": id})
+	return b
+}
+
+// Start works jobs until Stop.
+func (q *Queue) Start(ctx context.Context) error { return q.Client.Start(ctx) }
+
+// Stop waits for running jobs to finish (or ctx to end).
+func (q *Queue) Stop(ctx context.Context) error {
+	err := q.Client.Stop(ctx)
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return q.Client.StopAndCancel(context.Background())
+	}
+	return err
+}
+
+// Job states as the dashboard names them.
+var (
+	StatesQueued = []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStateScheduled,
+		rivertype.JobStatePending, rivertype.JobStateRunning}
+	StatesFailed = []rivertype.JobState{rivertype.JobStateRetryable}
+	StatesDead   = []rivertype.JobState{rivertype.JobStateDiscarded, rivertype.JobStateCancelled}
+)

@@ -1,0 +1,287 @@
+package jobs
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/riverqueue/river"
+
+	"github.com/bookingplatform/booking/internal/booking"
+	"github.com/bookingplatform/booking/internal/mailer"
+	"github.com/bookingplatform/booking/internal/notify"
+)
+
+// MessageStore is what a message job reads and records.
+type MessageStore interface {
+	FindBookingDetail(ctx context.Context, id string) (*booking.BookingDetail, *booking.State, error)
+	// MessageSent reports whether (booking, kind, version) was sent.
+	MessageSent(ctx context.Context, bookingID, kind string, version int64) (bool, error)
+	// RecordMessage records a message the mail server accepted; a second
+	// record of the same (booking, kind, version) is ignored.
+	RecordMessage(ctx context.Context, m booking.SentMessage) error
+	// AddManageToken stores the hash of a token that opens the booking's
+	// manage page.
+	AddManageToken(ctx context.Context, bookingID string, hash []byte) error
+}
+
+// Sender sends one message (internal/mailer.Sender).
+type Sender interface {
+	Send(ctx context.Context, m *mailer.Message) error
+	From() string
+}
+
+// MessageWorker renders and sends message jobs.
+type MessageWorker struct {
+	river.WorkerDefaults[MessageArgs]
+	Store     MessageStore
+	Resources ResourceFinder
+	// Sender is nil when no SMTP server is configured (development without
+	// Mailpit): messages are then recorded as skipped, never sent.
+	Sender Sender
+	// StaffEmail receives the staff alerts; empty: none are sent.
+	StaffEmail string
+	// AppURL is the public base URL for links.
+	AppURL  string
+	Now     func() time.Time
+	Logger  *slog.Logger
+	Metrics *Metrics
+}
+
+// Timeout bounds one attempt: reading, rendering and one SMTP session.
+func (w *MessageWorker) Timeout(*river.Job[MessageArgs]) time.Duration { return time.Minute }
+
+// Work sends the message of job, unless it is no longer true (a
+// confirmation of a booking cancelled meanwhile, a reminder of a moved
+// booking) or sent already.
+func (w *MessageWorker) Work(ctx context.Context, job *river.Job[MessageArgs]) error {
+	a := job.Args
+	kind := notify.Kind(a.Message)
+	if !kind.Valid() {
+		return river.JobCancel(fmt.Errorf("unknown message kind %q", a.Message))
+	}
+	log := w.Logger.With("booking_id", a.BookingID, "message", a.Message, "version", a.Version, "job_id", job.ID)
+	_, st, err := w.Store.FindBookingDetail(ctx, a.BookingID)
+	if err != nil {
+		if booking.ErrorCode(err) == booking.ENotFound {
+			return river.JobCancel(errors.New("booking not found"))
+		}
+		return err
+	}
+	b := &st.Booking
+	if why := stale(kind, a, b, w.Now()); why != "" {
+		log.InfoContext(ctx, "message not sent", "why", why)
+		w.Metrics.skipped(a.Message)
+		return nil
+	}
+	if sent, err := w.Store.MessageSent(ctx, a.BookingID, a.Message, a.Version); err != nil {
+		return err
+	} else if sent {
+		return nil
+	}
+	to := b.Customer.Email
+	toName := strings.TrimSpace(b.Customer.FirstName + " " + b.Customer.LastName)
+	if kind.ForStaff() {
+		to, toName = w.StaffEmail, ""
+	}
+	if to == "" {
+		log.DebugContext(ctx, "message not sent", "why", "no staff address (STAFF_NOTIFY_EMAIL)")
+		return nil
+	}
+	if w.Sender == nil {
+		log.WarnContext(ctx, "message not sent", "why", "no SMTP server configured (SMTP_URL)")
+		w.Metrics.skipped(a.Message)
+		return nil
+	}
+	r, err := w.Resources.FindResource(ctx, b.ResourceID)
+	if err != nil {
+		return err
+	}
+	data := notify.Data{Booking: w.notifyBooking(b, r), PreviousStartsAt: a.PreviousStartsAt, PreviousEndsAt: a.PreviousEndsAt}
+	if !kind.ForStaff() {
+		token := newToken()
+		if err := w.Store.AddManageToken(ctx, b.ID, booking.HashToken(token)); err != nil {
+			return err
+		}
+		data.Booking.ManageURL = w.AppURL + "/manage/" + b.ID + "?token=" + token
+	} else {
+		data.Staff = w.staffData(st, kind, a)
+	}
+	subject, text, html, err := notify.Render(kind, data, data.Booking.Language)
+	if err != nil {
+		return river.JobCancel(err)
+	}
+	m := &mailer.Message{
+		ID: b.ID + "." + a.Message + "." + strconv.FormatInt(a.Version, 10), To: to, ToName: toName,
+		Subject: subject, Text: text, HTML: html,
+	}
+	if kind.ForStaff() {
+		m.ReplyTo = b.Customer.Email
+	}
+	if method := calendarMethod(kind); method != "" {
+		cb := data.Booking
+		if method == notify.MethodCancel {
+			cb.Sequence++ // a cancellation supersedes the last file sent
+		}
+		ics, err := notify.ICS(cb, method, notify.ICSOpts{Organizer: w.Sender.From(), Stamp: w.Now()})
+		if err != nil {
+			return river.JobCancel(err)
+		}
+		m.ICS, m.ICSMethod = ics, method
+	}
+	if err := w.Sender.Send(ctx, m); err != nil {
+		permanent := mailer.IsPermanent(err)
+		w.Metrics.failed(a.Message, permanent)
+		log.WarnContext(ctx, "message failed", "permanent", permanent, "attempt", job.Attempt, "err", err)
+		if permanent {
+			return river.JobCancel(err)
+		}
+		return err
+	}
+	w.Metrics.sent(a.Message)
+	log.InfoContext(ctx, "message sent", "to", mailer.RedactAddress(to))
+	// The record is what stops a second send: it must outlive a cancelled
+	// job context.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	return w.Store.RecordMessage(rctx, booking.SentMessage{BookingID: b.ID, Kind: a.Message, Version: a.Version,
+		Recipient: to, Subject: subject, MessageID: m.ID, JobID: job.ID, SentAt: w.Now()})
+}
+
+// stale says why the message of a is no longer to be sent to b at now, or "".
+func stale(kind notify.Kind, a MessageArgs, b *booking.Booking, now time.Time) string {
+	switch kind {
+	case notify.KindConfirmation, notify.KindReschedule:
+		if b.Status != booking.StatusConfirmed {
+			return "the booking is " + string(b.Status) + " now"
+		}
+		if int64(b.Sequence) != a.Version {
+			return "the booking changed since"
+		}
+	case notify.KindReminder:
+		switch {
+		case b.Status != booking.StatusConfirmed:
+			return "the booking is " + string(b.Status) + " now"
+		case int64(b.Sequence) != a.Version:
+			return "the booking moved since"
+		case !now.Before(b.StartsAt):
+			return "the booking has started"
+		}
+	}
+	return ""
+}
+
+func calendarMethod(kind notify.Kind) string {
+	switch kind {
+	case notify.KindConfirmation, notify.KindReschedule:
+		return notify.MethodRequest
+	case notify.KindCancellation, notify.KindRefund:
+		return notify.MethodCancel
+	}
+	return ""
+}
+
+func (w *MessageWorker) notifyBooking(b *booking.Booking, r *booking.Resource) notify.Booking {
+	return notify.Booking{
+		ID: b.ID, Reference: b.Reference, Status: string(b.Status), ResourceName: r.Name, Location: r.Location,
+		Timezone: r.Timezone, StartsAt: b.StartsAt, EndsAt: b.EndsAt, AmountTotal: b.AmountTotal,
+		AmountPaid: b.AmountPaid, AmountRefunded: b.AmountRefunded, Currency: b.Currency,
+		FirstName: b.Customer.FirstName, LastName: b.Customer.LastName, Email: b.Customer.Email,
+		Sequence: b.Sequence, Language: notify.DefaultLanguage,
+	}
+}
+
+func (w *MessageWorker) staffData(st *booking.State, kind notify.Kind, a MessageArgs) notify.Staff {
+	s := notify.Staff{BookingURL: w.AppURL + "/dashboard#booking/" + st.Booking.ID, Reason: st.Booking.ReviewReason}
+	if kind == notify.KindStaffDispute {
+		for _, dp := range st.Disputes {
+			if dp.ID == a.Ref {
+				s.DisputeAmount, s.DisputeReason, s.DisputeStatus = dp.Amount, dp.Reason, dp.Status
+			}
+		}
+	}
+	if kind == notify.KindStaffRefundFailing {
+		for _, r := range st.Owed {
+			if r.ID == a.Version && r.LastError != "" {
+				s.Reason = r.LastError
+			}
+		}
+	}
+	return s
+}
+
+func newToken() string {
+	b := make([]byte, 24)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// Metrics counts messages.
+type Metrics struct {
+	Sent    *prometheus.CounterVec
+	Failed  *prometheus.CounterVec
+	Skipped *prometheus.CounterVec
+}
+
+// NewMetrics returns the message counters, registered on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Sent: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "booking_messages_sent_total",
+			Help: "Messages the mail server accepted, by kind."}, []string{"kind"}),
+		Failed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "booking_messages_failed_total",
+			Help: "Failed send attempts, by kind; permanent failures are not retried."}, []string{"kind", "permanent"}),
+		Skipped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "booking_messages_skipped_total",
+			Help: "Messages not sent because they were no longer true (or no SMTP server is configured), by kind."},
+			[]string{"kind"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.Sent, m.Failed, m.Skipped)
+	}
+	return m
+}
+
+func (m *Metrics) sent(kind string) {
+	if m != nil {
+		m.Sent.WithLabelValues(kind).Inc()
+	}
+}
+
+func (m *Metrics) failed(kind string, permanent bool) {
+	if m != nil {
+		m.Failed.WithLabelValues(kind, strconv.FormatBool(permanent)).Inc()
+	}
+}
+
+func (m *Metrics) skipped(kind string) {
+	if m != nil {
+		m.Skipped.WithLabelValues(kind).Inc()
+	}
+}
+
+// QueueAger reads how long the oldest message due to be sent has waited.
+type QueueAger interface {
+	OldestQueuedMessage(ctx context.Context) (time.Duration, error)
+}
+
+// OldestQueuedCollector exports that age as a gauge, read at each scrape
+// (bounded by a short timeout; -1 when it cannot be read).
+func OldestQueuedCollector(db QueueAger) prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "booking_messages_oldest_queued_seconds",
+		Help: "How long the oldest message due to be sent has waited (0: none waits; -1: unknown)."},
+		func() float64 {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			d, err := db.OldestQueuedMessage(ctx)
+			if err != nil {
+				return -1
+			}
+			return d.Seconds()
+		})
+}
