@@ -21,7 +21,8 @@ import (
 
 // MessageStore is what a message job reads and records.
 type MessageStore interface {
-	FindBookingDetail(ctx context.Context, id string) (*booking.BookingDetail, *booking.State, error)
+	// FindState reads a booking with its money rows.
+	FindState(ctx context.Context, id string) (*booking.State, error)
 	// MessageSent reports whether (booking, kind, version) was sent.
 	MessageSent(ctx context.Context, bookingID, kind string, version int64) (bool, error)
 	// RecordMessage records a message the mail server accepted; a second
@@ -68,7 +69,17 @@ func (w *MessageWorker) Work(ctx context.Context, job *river.Job[MessageArgs]) e
 		return river.JobCancel(fmt.Errorf("unknown message kind %q", a.Message))
 	}
 	log := w.Logger.With("booking_id", a.BookingID, "message", a.Message, "version", a.Version, "job_id", job.ID)
-	_, st, err := w.Store.FindBookingDetail(ctx, a.BookingID)
+	// What no configuration can send ends here, before any read.
+	if kind.ForStaff() && w.StaffEmail == "" {
+		log.DebugContext(ctx, "message not sent", "why", "no staff address (STAFF_NOTIFY_EMAIL)")
+		return nil
+	}
+	if w.Sender == nil {
+		log.DebugContext(ctx, "message not sent", "why", "no SMTP server configured (SMTP_URL)")
+		w.Metrics.skipped(a.Message)
+		return nil
+	}
+	st, err := w.Store.FindState(ctx, a.BookingID)
 	if err != nil {
 		if booking.ErrorCode(err) == booking.ENotFound {
 			return river.JobCancel(errors.New("booking not found"))
@@ -90,15 +101,6 @@ func (w *MessageWorker) Work(ctx context.Context, job *river.Job[MessageArgs]) e
 	toName := strings.TrimSpace(b.Customer.FirstName + " " + b.Customer.LastName)
 	if kind.ForStaff() {
 		to, toName = w.StaffEmail, ""
-	}
-	if to == "" {
-		log.DebugContext(ctx, "message not sent", "why", "no staff address (STAFF_NOTIFY_EMAIL)")
-		return nil
-	}
-	if w.Sender == nil {
-		log.WarnContext(ctx, "message not sent", "why", "no SMTP server configured (SMTP_URL)")
-		w.Metrics.skipped(a.Message)
-		return nil
 	}
 	r, err := w.Resources.FindResource(ctx, b.ResourceID)
 	if err != nil {
