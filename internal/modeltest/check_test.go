@@ -34,6 +34,9 @@ FROM bookings b WHERE b.resource_id = $1`, r.res.ID)
 	if err != nil {
 		r.fail("read bookings: %v", err)
 	}
+	// A failed check panics out of the loop: close the rows anyway, or the
+	// connection is never released and closing the pool waits for ever.
+	defer rows.Close()
 	got := map[string]row{}
 	for rows.Next() {
 		var id string
@@ -63,6 +66,7 @@ WHERE b.resource_id = $1`, r.res.ID)
 	if err != nil {
 		r.fail("read disputes: %v", err)
 	}
+	defer drows.Close()
 	gotDisputes := map[string]string{}
 	for drows.Next() {
 		var bid, id, st string
@@ -99,6 +103,7 @@ WHERE b.resource_id = $1 GROUP BY p.id`, r.res.ID)
 	if err != nil {
 		r.fail("read payments: %v", err)
 	}
+	defer prow.Close()
 	for prow.Next() {
 		var pi string
 		var refunded int64
