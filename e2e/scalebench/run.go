@@ -315,6 +315,13 @@ func targets(fx *fixtures, now time.Time) []target {
 				day := today.AddDate(0, 0, 1+rng.IntN(365)).Format(time.DateOnly)
 				return get("/api/resources/" + fx.resources[rng.IntN(50)] + "/availability?date=" + day)
 			}},
+		{name: "month", request: "GET /api/resources/{id}/availability?from=D&to=D+30 (a month of the next year)", conc: 16,
+			status: 200, script: "scale_month.sql",
+			build: func(rng *mrand.Rand, _ int64) (string, string, []byte, http.Header) {
+				from := today.AddDate(0, 0, 1+rng.IntN(335))
+				return get("/api/resources/" + fx.resources[rng.IntN(50)] + "/availability?from=" + from.Format(time.DateOnly) +
+					"&to=" + from.AddDate(0, 0, 30).Format(time.DateOnly))
+			}},
 		{name: "list", request: "GET /api/admin/bookings (first page)", conc: 4, staff: true, status: 200,
 			script: "scale_list.sql",
 			build: func(*mrand.Rand, int64) (string, string, []byte, http.Header) {
@@ -358,7 +365,7 @@ func targets(fx *fixtures, now time.Time) []target {
 			build: func(*mrand.Rand, int64) (string, string, []byte, http.Header) {
 				return get("/api/admin/payment-events")
 			}},
-		{name: "create", request: "POST /api/bookings (a free slot, Idempotency-Key)", conc: 32, status: 201,
+		{name: "create", request: "POST /api/bookings (a free slot, Idempotency-Key); pgbench: one insert of a pending booking", conc: 32, status: 201,
 			script:  "scale_create.sql",
 			defines: []string{"k=0", "clients=32", "t0=" + pgbT0.Format(time.RFC3339)},
 			build: func(rng *mrand.Rand, _ int64) (string, string, []byte, http.Header) {

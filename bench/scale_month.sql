@@ -1,0 +1,31 @@
+-- Month view (GET /api/resources/{id}/availability?from=D&to=D+30) as the
+-- minimal SQL for the same answer: the resource (with its date overrides),
+-- then ONE read of the bookings holding time over the whole month
+-- (internal/postgres busyRangesSQL: the blocked ranges of whole-resource
+-- bookings through the no-overlap GiST index, the places of shared slots
+-- by (resource_id, starts_at)); the server turns them into per-day counts
+-- (booking.Booker.MonthAvailability). Data of internal/bulk: resource i has
+-- the id md5('bulk-resource-' || i). Run by e2e/scalebench (scripts/scale-bench.sh).
+\set r random(0, 49)
+\set d random(1, 335)
+SELECT id::text, slug, name, description, price_amount, currency, duration_minutes, timezone, weekly_hours, active,
+       slot_interval_minutes, buffer_before_minutes, buffer_after_minutes, min_notice_minutes, max_advance_days, capacity,
+       (SELECT coalesce(jsonb_agg(jsonb_build_object('id', o.id, 'from', o.from_date, 'to', o.to_date,
+               'closed', o.closed, 'hours', o.hours, 'note', o.note) ORDER BY o.from_date), '[]'::jsonb)
+        FROM resource_overrides o WHERE o.resource_id = resources.id)
+FROM resources WHERE id = md5('bulk-resource-' || :r)::uuid;
+SELECT starts_at, lower(coalesce(blocked, tstzrange(starts_at, ends_at, '[)'))),
+       upper(coalesce(blocked, tstzrange(starts_at, ends_at, '[)'))), quantity, shared
+FROM bookings
+WHERE resource_id = md5('bulk-resource-' || :r)::uuid AND holds_slot AND NOT shared
+  AND NOT (status = 'pending' AND hold_expires_at <= now())
+  AND coalesce(blocked, tstzrange(starts_at, ends_at, '[)'))
+      && tstzrange(date_trunc('day', now()) + :d * interval '1 day', date_trunc('day', now()) + (:d + 31) * interval '1 day', '[)')
+UNION ALL
+SELECT starts_at, starts_at, ends_at, quantity, shared
+FROM bookings
+WHERE resource_id = md5('bulk-resource-' || :r)::uuid AND holds_slot AND shared
+  AND NOT (status = 'pending' AND hold_expires_at <= now())
+  AND starts_at > date_trunc('day', now()) + (:d - 1) * interval '1 day'
+  AND starts_at < date_trunc('day', now()) + (:d + 31) * interval '1 day'
+  AND ends_at > date_trunc('day', now()) + :d * interval '1 day';
