@@ -154,7 +154,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	jobsDone := make(chan struct{})
 	go func() {
 		defer close(jobsDone)
-		a.Run(jobsCtx, app.Background{Every: cfg.SweepInterval})
+		a.Run(jobsCtx, app.Background{Every: cfg.SweepInterval, Retention: time.Duration(cfg.RetentionDays) * 24 * time.Hour})
 	}()
 	defer func() { stopJobs(); <-jobsDone }()
 
@@ -201,6 +201,7 @@ func newApp(cfg *config.Config, db *postgres.DB, log *slog.Logger) (*app.App, er
 	}
 	o.AppURL, o.StaffEmail, o.PollOnly = cfg.AppURL, cfg.StaffNotifyEmail, cfg.Pooler == "pgbouncer"
 	o.MailFrom = cfg.MailFrom
+	o.WebhookAllowedNetworks = cfg.WebhookAllowedNetworks
 	if cfg.SMTP != nil {
 		sender, err := mailer.NewSender(*cfg.SMTP, cfg.MailFrom, mailer.SenderOpts{})
 		if err != nil {

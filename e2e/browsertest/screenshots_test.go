@@ -2,6 +2,7 @@ package browsertest_test
 
 import (
 	"bytes"
+	"context"
 	"flag"
 	"fmt"
 	"image/png"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -50,6 +52,19 @@ func TestScreenshots(t *testing.T) {
 	a.payShort(t, &short.Booking, 4000)
 	a.openDispute(t, paid.Booking.ID, "product_not_received")
 
+	// A class with places for the seats display (placesLeft; no booking,
+	// so the dashboard's figures stay as they are), and a closed day for the
+	// month calendar.
+	class := consultation
+	class.Slug, class.Name, class.Capacity = "yoga-class", "Yoga class", 8
+	class.Description = "A group class: book one place or several."
+	if _, err := a.db.CreateResource(context.Background(), &class, false); err != nil {
+		t.Fatalf("create class: %v", err)
+	}
+	if _, err := a.app.Overrides.Create(context.Background(), a.resource.ID, booking.DateOverride{
+		From: a.today().AddDate(0, 0, 3).Format(time.DateOnly), Closed: true, Note: "Holiday"}); err != nil {
+		t.Fatalf("close a day: %v", err)
+	}
 	type shot struct {
 		name  string
 		path  string
@@ -64,6 +79,15 @@ func TestScreenshots(t *testing.T) {
 				chromedp.Evaluate[chromedp.Void]("document.activeElement.blur()"),
 			)
 		}},
+		{name: "book-month", path: "/", ready: `document.querySelector('#month').getAttribute('aria-busy') === 'false' && document.querySelectorAll('#month-grid .month-day[data-status="closed"]').length > 0`},
+		{name: "book-seats", path: "/?resource=yoga-class", ready: `document.querySelectorAll('#slots .slot-places').length > 0 && document.querySelector('#month').getAttribute('aria-busy') === 'false'`,
+			setup: func(b *browser) {
+				b.do(t, chromedp.Evaluate[chromedp.Void](`(function () {
+					const d = document.querySelector('#month-grid .month-day.is-free:not(.is-selected)');
+					if (d) d.click();
+				})()`))
+				b.waitFor(t, `document.querySelector('#slots').getAttribute('aria-busy') === 'false' && document.querySelectorAll('#slots .slot-places').length > 0`)
+			}},
 		{name: "demo-checkout", path: "/demo/checkout/" + *open.Booking.StripeSessionID, ready: `document.querySelector('#demo-pay') !== null`},
 		{name: "success-confirmed", path: "/success?session_id=" + url.QueryEscape(*paid.Booking.StripeSessionID), ready: `document.querySelector('#status').dataset.status === 'confirmed'`},
 		{name: "success-processing", path: "/success?session_id=" + url.QueryEscape(*transfer.Booking.StripeSessionID), ready: `document.querySelector('#status').dataset.status === 'awaiting_payment'`},

@@ -7,6 +7,7 @@ package app
 import (
 	"context"
 	"log/slog"
+	"net/netip"
 	"runtime"
 	"strings"
 	"sync"
@@ -20,6 +21,7 @@ import (
 	"github.com/bookingplatform/booking/internal/jobs"
 	"github.com/bookingplatform/booking/internal/payment"
 	"github.com/bookingplatform/booking/internal/postgres"
+	"github.com/bookingplatform/booking/internal/webhook"
 )
 
 // Provider is the payment provider: Stripe, demo payments, or a test double.
@@ -86,6 +88,15 @@ type Options struct {
 	MailFrom string
 	PollOnly bool
 	JobPoll  time.Duration
+
+	// Outgoing webhooks: in production only public addresses are reached,
+	// and those of WebhookAllowedNetworks (WEBHOOK_ALLOWED_NETWORKS);
+	// WebhookTimeout bounds one delivery (default 10 s); WebhookRetryBase is
+	// the wait after a first failure (default 10 s, doubling; tests shorten
+	// it).
+	WebhookAllowedNetworks []netip.Prefix
+	WebhookTimeout         time.Duration
+	WebhookRetryBase       time.Duration
 }
 
 // App is the wired product.
@@ -95,13 +106,19 @@ type App struct {
 	Fulfiller *booking.Fulfiller
 	Desk      *booking.Desk
 	Catalog   *booking.Catalog
+	Overrides *booking.Overrides
+	// Pools are the resource pools (any free court).
+	Pools *booking.Pools
 	// SelfService holds the customer's own changes to a booking (and
 	// staff rescheduling).
 	SelfService *booking.SelfService
 	Refunds     *booking.Refunds
 	Sweeper     *booking.Sweeper
-	Checker     *booking.Checker
-	Metrics     *httpapi.Metrics
+	// Privacy exports and erases customer data; Run applies the
+	// retention period with it.
+	Privacy *booking.Privacy
+	Checker *booking.Checker
+	Metrics *httpapi.Metrics
 	// Queue holds the message jobs; Run works them.
 	Queue     *jobs.Queue
 	logger    *slog.Logger
@@ -144,6 +161,25 @@ func (s catalogStore) UpdateResource(ctx context.Context, r *booking.Resource) (
 	return out, err
 }
 
+// overrideStore empties the resource cache after each change of a date
+// override, like catalogStore.
+type overrideStore struct {
+	*postgres.DB
+	res *postgres.ResourceCache
+}
+
+func (s overrideStore) CreateOverride(ctx context.Context, resourceID string, o *booking.DateOverride) (*booking.DateOverride, error) {
+	out, err := s.DB.CreateOverride(ctx, resourceID, o)
+	s.res.Invalidate()
+	return out, err
+}
+
+func (s overrideStore) DeleteOverride(ctx context.Context, resourceID, id string) error {
+	err := s.DB.DeleteOverride(ctx, resourceID, id)
+	s.res.Invalidate()
+	return err
+}
+
 // New wires the product from o.
 func New(o Options) *App {
 	if o.Now == nil {
@@ -165,6 +201,11 @@ func New(o Options) *App {
 		Booker: &booking.Booker{Store: bookerStore{db, resources}, Checkouts: o.Payments, Expirer: o.Expirer, Logger: log, Hold: o.Hold,
 			Now: o.Now},
 		Catalog: &booking.Catalog{Store: catalogStore{db, resources}},
+		// Overrides are read with their resource: a change empties this
+		// replica's resource cache at once (the others by notification).
+		Overrides: &booking.Overrides{Store: overrideStore{db, resources}},
+		// Pools read their members through the resource cache.
+		Pools: &booking.Pools{Store: bookerStore{db, resources}, Now: o.Now},
 		Fulfiller: &booking.Fulfiller{Store: db, Sessions: o.Payments, Parse: payment.ParseStored, Refunds: refunds,
 			Logger: log, Now: o.Now},
 		Desk: &booking.Desk{Store: db, Refunds: refunds, Checkouts: o.Expirer, Logger: log, Now: o.Now},
@@ -172,6 +213,7 @@ func New(o Options) *App {
 			Logger: log, Now: o.Now},
 		Refunds:   refunds,
 		Sweeper:   &booking.Sweeper{Store: db, Now: o.Now},
+		Privacy:   &booking.Privacy{Store: db, Now: o.Now},
 		Checker:   &booking.Checker{Store: db, Now: o.Now},
 		Metrics:   httpapi.NewMetrics(),
 		logger:    log,
@@ -179,11 +221,17 @@ func New(o Options) *App {
 		resources: resources,
 		listenURL: o.ResourceListenURL,
 	}
+	a.Booker.Pools = a.Pools.Store
 	a.Metrics.Registry.MustRegister(db.PoolCollector())
 	worker := &jobs.MessageWorker{Store: db, Resources: resources, Sender: o.Mail, StaffEmail: o.StaffEmail,
 		AppURL: strings.TrimRight(o.AppURL, "/"), Now: o.Now, Logger: log, Metrics: jobs.NewMetrics(a.Metrics.Registry)}
-	q, err := jobs.New(db.Pool, o.Now, jobs.Config{Message: worker, PollOnly: o.PollOnly,
-		FetchPollInterval: o.JobPoll, Logger: log})
+	policy := webhook.Policy{Public: o.Production, Allowed: o.WebhookAllowedNetworks}
+	delivery := &jobs.DeliveryWorker{Store: db, Client: webhook.NewClient(policy, o.WebhookTimeout),
+		RetryBase: o.WebhookRetryBase, Now: o.Now, Logger: log}
+	failing := &jobs.EndpointFailingWorker{Store: db, Sender: o.Mail, StaffEmail: o.StaffEmail,
+		AppURL: strings.TrimRight(o.AppURL, "/"), Logger: log}
+	q, err := jobs.New(db.Pool, o.Now, jobs.Config{Message: worker, Delivery: delivery, Failing: failing,
+		PollOnly: o.PollOnly, FetchPollInterval: o.JobPoll, Logger: log})
 	if err != nil {
 		// Only a River configuration error, fixed in this file.
 		panic(err)
@@ -196,11 +244,13 @@ func New(o Options) *App {
 		flood = 60
 	}
 	s := &httpapi.Server{
-		Booker: a.Booker, Fulfiller: a.Fulfiller, Catalog: a.Catalog, DB: db,
+		Booker: a.Booker, Fulfiller: a.Fulfiller, Catalog: a.Catalog, Overrides: a.Overrides, Pools: a.Pools, DB: db,
 		Verifier: &payment.Verifier{Secrets: o.WebhookSecrets}, Logger: log, Metrics: a.Metrics,
 		Version: o.Version, Production: o.Production, TrustProxy: o.TrustProxy,
 		WebhookFlood: httpapi.NewLimiter(flood), MetricsToken: o.MetricsToken, Demo: o.Demo,
 		SelfService: a.SelfService, Calendar: httpapi.CalendarOpts{AppURL: o.AppURL, Organizer: o.MailFrom},
+		Calendars: &booking.CalendarFeeds{Store: bookerStore{db, resources}, Now: o.Now},
+		Privacy:   a.Privacy,
 	}
 	if o.BookingPerMinute > 0 {
 		s.BookingLimiter = httpapi.NewLimiter(o.BookingPerMinute)
@@ -225,8 +275,12 @@ func New(o Options) *App {
 		s.Desk = a.Desk
 		s.Checker = a.Checker
 		s.LoginLimiter = httpapi.NewLimiter(login)
+		s.APIKeys = &auth.APIKeys{Store: db, Now: o.Now}
+		s.Exports = &booking.Exporter{Store: db}
 	}
 	s.Messages = &jobs.Messages{Queue: q, Store: db}
+	s.Webhooks = &booking.Webhooks{Store: db, Sender: &jobs.WebhookDesk{Queue: q, Store: db, Delivery: delivery},
+		CheckURL: policy.CheckURL}
 	a.Server = s
 	return a
 }
@@ -240,6 +294,11 @@ type Background struct {
 	// CheckEvery is how often the money rules are checked for the metrics
 	// (default one minute; the fast, index-backed checks).
 	CheckEvery time.Duration
+	// Retention, when positive, erases the customer data of bookings
+	// that ended longer ago (RETENTION_DAYS), checked every RetentionEvery
+	// (default one hour) in batches of 500.
+	Retention      time.Duration
+	RetentionEvery time.Duration
 }
 
 // Run runs the background work until ctx is done, then waits for it to stop.
@@ -295,7 +354,48 @@ func (a *App) Run(ctx context.Context, b Background) {
 			}
 		})
 	})
+	if b.Retention > 0 {
+		retain := b.RetentionEvery
+		if retain <= 0 {
+			retain = time.Hour
+		}
+		wg.Go(func() {
+			a.eraseEnded(ctx, b.Retention)
+			every(ctx, retain, func() { a.eraseEnded(ctx, b.Retention) })
+		})
+	}
 	wg.Wait()
+}
+
+// retentionBatch is how many bookings one retention transaction erases.
+const retentionBatch = 500
+
+// eraseEnded erases, batch by batch, the customer data of the bookings
+// that ended more than retention ago. Each batch is one transaction that
+// skips the bookings another replica is erasing, so replicas share the
+// work; the totals are logged, never an address.
+func (a *App) eraseEnded(ctx context.Context, retention time.Duration) {
+	var total booking.Erasure
+	for ctx.Err() == nil {
+		e, err := a.Privacy.EraseEnded(ctx, retention, retentionBatch)
+		if err != nil {
+			if ctx.Err() == nil {
+				a.logger.WarnContext(ctx, "retention erasure failed", "err", err, "erased_bookings", total.Bookings)
+			}
+			return
+		}
+		total.Bookings += e.Bookings
+		total.Messages += e.Messages
+		total.Tokens += e.Tokens
+		total.Events += e.Events
+		if e.Bookings > 0 {
+			a.logger.InfoContext(ctx, "retention erasure progress", "bookings", total.Bookings, "messages", total.Messages,
+				"events", total.Events)
+		}
+		if e.Bookings < retentionBatch {
+			break
+		}
+	}
 }
 
 // checkMoney runs the fast checks of the money rules for the metrics.

@@ -106,6 +106,12 @@ type Guard struct {
 	// WriteError answers a refused request (unauthenticated, forbidden, or a
 	// store error).
 	WriteError func(http.ResponseWriter, *http.Request, error)
+	// Keys, when set, authenticates Authorization: Bearer API keys on the
+	// routes wrapped by RequireScoped; KeyLimiter limits each key's
+	// requests; Now stamps their last use (default time.Now).
+	Keys       KeyStore
+	KeyLimiter KeyLimiter
+	Now        func() time.Time
 }
 
 // Session wraps next with the loading and saving of the staff session, and

@@ -30,7 +30,10 @@ type Booking struct {
 	// Sequence is the iCalendar SEQUENCE of the booking's calendar entry:
 	// 0 at first, one more on every reschedule. A cancellation's calendar
 	// file uses Sequence+1.
-	Sequence  int       `json:"sequence"`
+	Sequence int `json:"sequence"`
+	// Quantity is the number of places the booking takes (1 unless its
+	// resource has capacity); AmountTotal is their price.
+	Quantity  int       `json:"quantity"`
 	CreatedAt time.Time `json:"createdAt"`
 	UpdatedAt time.Time `json:"updatedAt"`
 

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"log/slog"
+	mrand "math/rand/v2"
 	"strings"
 	"time"
 )
@@ -16,9 +17,10 @@ import (
 type HoldStore interface {
 	FindResource(ctx context.Context, id string) (*Resource, error)
 	DefaultResource(ctx context.Context) (*Resource, error)
-	// BusyRanges lists the ranges held by bookings of a resource that
-	// overlap [from, to), treating pending holds that lapsed before now as free.
-	BusyRanges(ctx context.Context, resourceID string, from, to, now time.Time) ([]Slot, error)
+	// BusyRanges lists the bookings of a resource that hold time
+	// overlapping [from, to) (their blocked ranges, buffers included),
+	// treating pending holds that lapsed before now as free.
+	BusyRanges(ctx context.Context, resourceID string, from, to, now time.Time) ([]Busy, error)
 	// ClaimKey claims an Idempotency-Key for a new request, or returns the
 	// sealed answer of the earlier request that used it. A claim without
 	// an answer lapses after a while (idemClaimLease), so a request that
@@ -71,9 +73,18 @@ type Checkout struct {
 
 // NewHold is a pending booking to insert, with its Checkout Session.
 type NewHold struct {
-	ID        string
-	Resource  *Resource
-	Slot      Slot
+	ID       string
+	Resource *Resource
+	Slot     Slot
+	// Blocked is the range the booking keeps from others: the slot with
+	// the resource's buffers, fixed for the booking's life.
+	Blocked Slot
+	// Quantity is the number of places taken; Shared says they are places
+	// of a resource with capacity (counted per slot, not by the no-overlap
+	// rule). Amount is the price of the places.
+	Quantity  int
+	Shared    bool
+	Amount    int64
 	Customer  Customer
 	Now       time.Time
 	HoldUntil time.Time
@@ -98,6 +109,9 @@ type Booker struct {
 	Logger  *slog.Logger
 	Hold    time.Duration
 	Now     func() time.Time
+	// Pools, when set, lets a booking name a pool (poolId) instead of a
+	// resource.
+	Pools PoolStore
 }
 
 // CreateRequest is the body of POST /api/bookings.
@@ -105,6 +119,12 @@ type CreateRequest struct {
 	ResourceID string    `json:"resourceId"`
 	StartsAt   time.Time `json:"startsAt"`
 	Customer   Customer  `json:"customer"`
+	// Quantity is the number of places to book (default 1); more than one
+	// only on a resource with capacity.
+	Quantity int `json:"quantity"`
+	// PoolID books any free member of a pool instead of ResourceID (or
+	// the member named by ResourceID).
+	PoolID string `json:"poolId,omitempty"`
 }
 
 // Created is the answer to a booking request.
@@ -127,8 +147,14 @@ const holdGrace = 30 * time.Second
 func (s *Booker) CreateBooking(ctx context.Context, req CreateRequest, idemKey string, cause Cause) (*Created, []byte, error) {
 	v := ValidationError{}
 	req.ResourceID = strings.TrimSpace(req.ResourceID)
-	if !IsUUID(req.ResourceID) {
-		v.Add("resourceId", "Must be the id of a resource.")
+	req.PoolID = strings.TrimSpace(req.PoolID)
+	switch {
+	case req.PoolID != "" && !IsUUID(req.PoolID):
+		v.Add("poolId", "Must be the id of a pool.")
+	case req.PoolID != "" && req.ResourceID != "" && !IsUUID(req.ResourceID):
+		v.Add("resourceId", "Must be the id of a member of the pool, or left out.")
+	case req.PoolID == "" && !IsUUID(req.ResourceID):
+		v.Add("resourceId", "Must be the id of a resource (or give poolId).")
 	}
 	if req.StartsAt.IsZero() {
 		v.Add("startsAt", "Required, as an RFC 3339 timestamp.")
@@ -137,6 +163,9 @@ func (s *Booker) CreateBooking(ctx context.Context, req CreateRequest, idemKey s
 	if err := v.Err(); err != nil {
 		return nil, nil, err
 	}
+	if req.PoolID != "" {
+		return s.bookPool(ctx, req, idemKey, cause)
+	}
 	res, err := s.Store.FindResource(ctx, req.ResourceID)
 	if err != nil {
 		if ErrorCode(err) == ENotFound {
@@ -144,23 +173,91 @@ func (s *Booker) CreateBooking(ctx context.Context, req CreateRequest, idemKey s
 		}
 		return nil, nil, err
 	}
-	return s.book(ctx, res, req, idemKey, cause)
+	return s.book(ctx, target{members: []*Resource{res}}, req, idemKey, cause)
 }
 
-func (s *Booker) book(ctx context.Context, res *Resource, req CreateRequest, idemKey string, cause Cause) (*Created, []byte, error) {
+// target is what a booking request books: one resource, or any free
+// member of a pool (members in the pool's order).
+type target struct {
+	pool    *Pool
+	members []*Resource
+}
+
+// bookPool books any free member of pool req.PoolID, or the member named
+// by req.ResourceID.
+func (s *Booker) bookPool(ctx context.Context, req CreateRequest, idemKey string, cause Cause) (*Created, []byte, error) {
+	invalid := func(field, msg string) error {
+		return &Error{Code: EValidation, Message: "Some fields are invalid.", Fields: map[string]string{field: msg}}
+	}
+	if s.Pools == nil {
+		return nil, nil, invalid("poolId", "No such pool.")
+	}
+	p, err := s.Pools.FindPool(ctx, req.PoolID)
+	if err != nil {
+		if ErrorCode(err) == ENotFound {
+			return nil, nil, invalid("poolId", "No such pool.")
+		}
+		return nil, nil, err
+	}
+	ids := p.ResourceIDs
+	if req.ResourceID != "" {
+		ids = nil
+		for _, id := range p.ResourceIDs {
+			if strings.EqualFold(id, req.ResourceID) {
+				ids = []string{id}
+			}
+		}
+		if ids == nil {
+			return nil, nil, invalid("resourceId", "Not a member of this pool.")
+		}
+	}
+	ms, err := members(ctx, s.Store, ids)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s.book(ctx, target{pool: p, members: ms}, req, idemKey, cause)
+}
+
+func (s *Booker) book(ctx context.Context, tg target, req CreateRequest, idemKey string, cause Cause) (*Created, []byte, error) {
 	v := ValidationError{}
-	if !res.Active {
-		v.Add("resourceId", "This resource cannot be booked.")
+	field := "resourceId"
+	if tg.pool != nil && req.ResourceID == "" {
+		field = "poolId"
+	}
+	cands := bookableMembers(tg.members)
+	if len(cands) == 0 {
+		v.Add(field, "This resource cannot be booked.")
 		return nil, nil, v.Err()
 	}
 	now := s.Now()
-	slot, ok := res.SlotAt(req.StartsAt.UTC())
-	switch {
-	case !ok:
-		v.Add("startsAt", "Not a slot of this resource: pick a start time from its availability.")
-	case !slot.StartsAt.After(now):
-		v.Add("startsAt", "Must be in the future.")
+	// The members at which the start is a bookable slot; they share a
+	// duration, so the slot is the same at each.
+	var slot Slot
+	var at []*Resource
+	why := ""
+	for _, r := range cands {
+		sl, ok := r.SlotAt(req.StartsAt.UTC())
+		if !ok {
+			continue
+		}
+		if w := r.Bookable(sl, now); w != "" {
+			why = w
+			continue
+		}
+		slot, at = sl, append(at, r)
 	}
+	switch {
+	case len(at) > 0:
+	case why != "":
+		v.Add("startsAt", why)
+	default:
+		v.Add("startsAt", "Not a slot of this resource: pick a start time from its availability.")
+	}
+	res := cands[0]
+	if len(at) > 0 {
+		res = at[0]
+	}
+	qty, amount := res.checkQuantity(v, req.Quantity)
 	if err := v.Err(); err != nil {
 		return nil, nil, err
 	}
@@ -170,6 +267,10 @@ func (s *Booker) book(ctx context.Context, res *Resource, req CreateRequest, ide
 		ID:        newID(),
 		Resource:  res,
 		Slot:      slot,
+		Blocked:   res.Blocked(slot),
+		Quantity:  qty,
+		Shared:    res.Capacity > 1,
+		Amount:    amount,
 		Customer:  req.Customer,
 		Now:       now,
 		HoldUntil: now.Add(s.Hold + holdGrace).Truncate(time.Second),
@@ -182,11 +283,23 @@ func (s *Booker) book(ctx context.Context, res *Resource, req CreateRequest, ide
 	wctx := context.WithoutCancel(ctx)
 	forget := func() {}
 	if idemKey != "" {
-		canon, _ := json.Marshal(struct {
+		canonQ := struct {
 			R string    `json:"r"`
 			S time.Time `json:"s"`
 			C Customer  `json:"c"`
-		}{res.ID, slot.StartsAt, req.Customer})
+			Q int       `json:"q,omitempty"` // 1 is left out: keys made before quantities still match
+			P string    `json:"p,omitempty"` // the pool, when one was asked for
+		}{res.ID, slot.StartsAt, req.Customer, 0, ""}
+		if qty > 1 {
+			canonQ.Q = qty
+		}
+		if tg.pool != nil {
+			canonQ.P = tg.pool.ID
+			if req.ResourceID == "" {
+				canonQ.R = ""
+			}
+		}
+		canon, _ := json.Marshal(canonQ)
 		sum := sha256.Sum256(canon)
 		h.KeyHash = IdempotencyKeyHash(idemKey)
 		replay, err := s.Store.ClaimKey(ctx, h.KeyHash, sum[:], now)
@@ -207,21 +320,47 @@ func (s *Booker) book(ctx context.Context, res *Resource, req CreateRequest, ide
 		}
 	}
 	// A slot that is plainly taken is refused before a Checkout Session is
-	// made for it; a race for the last one is settled by the insert.
-	busy, err := s.Store.BusyRanges(ctx, res.ID, slot.StartsAt, slot.EndsAt, now)
-	if err == nil && len(busy) > 0 {
-		err = Errorf(ESlotUnavailable, "This slot is no longer available.")
+	// made for it; a race for the last one is settled by the insert. Of a
+	// pool, the members that look free are tried in a random order, so
+	// that concurrent customers spread over them instead of queueing on
+	// the first.
+	holds := make([]NewHold, 0, len(at))
+	var taken error
+	for _, r := range at {
+		blocked := r.Blocked(slot)
+		busy, err := s.Store.BusyRanges(ctx, r.ID, blocked.StartsAt, blocked.EndsAt, now)
+		if err == nil {
+			err = r.placesFor(slot, busy, qty)
+		}
+		if ErrorCode(err) == ESlotUnavailable {
+			taken = err
+			continue
+		}
+		if err != nil {
+			forget()
+			return nil, nil, err
+		}
+		m := h
+		m.Resource, m.Blocked, m.Shared = r, blocked, r.Capacity > 1
+		holds = append(holds, m)
 	}
-	if err != nil {
+	if len(holds) == 0 {
 		forget()
-		return nil, nil, err
+		return nil, nil, taken
 	}
+	mrand.Shuffle(len(holds), func(i, j int) { holds[i], holds[j] = holds[j], holds[i] })
 	// The Checkout Session first, then the booking with it in one insert:
 	// the booking row is written once, and a customer can only ever reach
-	// a session whose booking exists.
+	// a session whose booking exists. A pool's member is chosen after the
+	// session, inside the hold transaction, so the session names the pool
+	// (its members share price, currency and duration).
+	name := res.Name
+	if tg.pool != nil && req.ResourceID == "" {
+		name = tg.pool.Name
+	}
 	co, err := s.Checkouts.CreateCheckout(ctx, CheckoutRequest{
-		BookingID: h.ID, Reference: h.Reference, ResourceName: res.Name,
-		Amount: res.PriceAmount, Currency: res.Currency, Email: req.Customer.Email, ExpiresAt: h.HoldUntil,
+		BookingID: h.ID, Reference: h.Reference, ResourceName: name,
+		Amount: amount, Currency: res.Currency, Email: req.Customer.Email, ExpiresAt: h.HoldUntil,
 		CancelKey: CheckoutCancelKey(tokenHash),
 	})
 	if err != nil {
@@ -231,7 +370,9 @@ func (s *Booker) book(ctx context.Context, res *Resource, req CreateRequest, ide
 		}
 		return nil, nil, err
 	}
-	h.SessionID, h.CheckoutURL = co.SessionID, co.URL
+	for i := range holds {
+		holds[i].SessionID, holds[i].CheckoutURL = co.SessionID, co.URL
+	}
 	var out *Created
 	seal := func(b *Booking) []byte {
 		out = &Created{Booking: b, CheckoutURL: co.URL, CustomerToken: token}
@@ -241,7 +382,12 @@ func (s *Booker) book(ctx context.Context, res *Resource, req CreateRequest, ide
 		answer, _ := json.Marshal(out)
 		return sealAnswer(idemKey, answer)
 	}
-	b, err := s.Store.CreateHold(wctx, h, seal)
+	var b *Booking
+	if tg.pool == nil {
+		b, err = s.Store.CreateHold(wctx, holds[0], seal)
+	} else {
+		b, err = s.Pools.CreateHoldAny(wctx, holds, seal)
+	}
 	if err != nil {
 		// Nobody saw this session; make sure nobody can pay it.
 		s.expire(wctx, co.SessionID)
@@ -297,19 +443,23 @@ func (s *Booker) CreateCompat(ctx context.Context, req CompatRequest, idemKey st
 		v.Add("time", "This local time does not exist on that day.")
 		return nil, nil, v.Err()
 	}
-	return s.book(ctx, res, CreateRequest{ResourceID: res.ID, StartsAt: t, Customer: c}, idemKey, cause)
+	return s.book(ctx, target{members: []*Resource{res}}, CreateRequest{ResourceID: res.ID, StartsAt: t, Customer: c}, idemKey, cause)
 }
 
 // Availability lists the free slots of a resource on a local date.
 type Availability struct {
-	ResourceID string `json:"resourceId"`
-	Date       string `json:"date"`
-	Timezone   string `json:"timezone"`
-	Slots      []Slot `json:"slots"`
+	ResourceID string          `json:"resourceId"`
+	Date       string          `json:"date"`
+	Timezone   string          `json:"timezone"`
+	Capacity   int             `json:"capacity"`
+	Closed     bool            `json:"closed"`
+	Slots      []AvailableSlot `json:"slots"`
 }
 
-// Availability returns the free future slots of resource id on date
-// (YYYY-MM-DD in the resource's time zone). Errors: not_found, validation_failed.
+// Availability returns the free slots of resource id on date (YYYY-MM-DD in
+// the resource's time zone) that can be booked now: in the future, after
+// the minimum notice, within the horizon, with places left.
+// Errors: not_found, validation_failed.
 func (s *Booker) Availability(ctx context.Context, id, date string) (*Availability, error) {
 	y, mo, d, err := ParseDate(date)
 	if err != nil {
@@ -329,30 +479,19 @@ func (s *Booker) Availability(ctx context.Context, id, date string) (*Availabili
 	if err != nil {
 		return nil, err
 	}
-	out := &Availability{ResourceID: res.ID, Date: date, Timezone: res.Timezone, Slots: []Slot{}}
+	o := res.OverrideOn(y, mo, d)
+	out := &Availability{ResourceID: res.ID, Date: date, Timezone: res.Timezone, Capacity: max(res.Capacity, 1),
+		Closed: o != nil && o.Closed, Slots: []AvailableSlot{}}
 	if len(all) == 0 {
 		return out, nil
 	}
 	now := s.Now()
-	busy, err := s.Store.BusyRanges(ctx, res.ID, all[0].StartsAt, all[len(all)-1].EndsAt, now)
+	span := res.Blocked(Slot{StartsAt: all[0].StartsAt, EndsAt: all[len(all)-1].EndsAt})
+	busy, err := s.Store.BusyRanges(ctx, res.ID, span.StartsAt, span.EndsAt, now)
 	if err != nil {
 		return nil, err
 	}
-	for _, sl := range all {
-		if !sl.StartsAt.After(now) {
-			continue
-		}
-		free := true
-		for _, b := range busy {
-			if sl.StartsAt.Before(b.EndsAt) && b.StartsAt.Before(sl.EndsAt) {
-				free = false
-				break
-			}
-		}
-		if free {
-			out.Slots = append(out.Slots, sl)
-		}
-	}
+	out.Slots = res.freeSlots(all, busy, now)
 	return out, nil
 }
 

@@ -35,6 +35,22 @@ type Resource struct {
 	CancelUntilHours        int `json:"cancelUntilHours"`
 	LateCancelRefundPercent int `json:"lateCancelRefundPercent"`
 	RescheduleUntilHours    int `json:"rescheduleUntilHours"`
+	// The availability rules (rules.go): a start every SlotIntervalMinutes
+	// (0: every DurationMinutes); the buffers a booking keeps free before
+	// and after itself (fixed on the booking when it is made); no booking
+	// starting sooner than MinNoticeMinutes from now, nor on a local date
+	// more than MaxAdvanceDays after today (0: no horizon).
+	SlotIntervalMinutes int `json:"slotIntervalMinutes"`
+	BufferBeforeMinutes int `json:"bufferBeforeMinutes"`
+	BufferAfterMinutes  int `json:"bufferAfterMinutes"`
+	MinNoticeMinutes    int `json:"minNoticeMinutes"`
+	MaxAdvanceDays      int `json:"maxAdvanceDays"`
+	// Capacity is how many places each slot sells (capacity.go); 1 is a
+	// resource booked whole.
+	Capacity int `json:"capacity"`
+	// Overrides are the closed days and special hours of date ranges,
+	// managed apart from the resource (PUT/DELETE its overrides).
+	Overrides []DateOverride `json:"overrides"`
 }
 
 // Defaults of a resource's reminder and self-service policy.
@@ -109,6 +125,7 @@ func (r *Resource) Validate(v ValidationError) {
 	if r.RescheduleUntilHours < 0 || r.RescheduleUntilHours > maxPolicyHours {
 		v.Add("rescheduleUntilHours", "Must be between 0 and 8760.")
 	}
+	r.validateRules(v)
 }
 
 func validSlug(s string) bool {
@@ -140,6 +157,13 @@ type ResourcePatch struct {
 	CancelUntilHours        *int    `json:"cancelUntilHours"`
 	LateCancelRefundPercent *int    `json:"lateCancelRefundPercent"`
 	RescheduleUntilHours    *int    `json:"rescheduleUntilHours"`
+
+	SlotIntervalMinutes *int `json:"slotIntervalMinutes"`
+	BufferBeforeMinutes *int `json:"bufferBeforeMinutes"`
+	BufferAfterMinutes  *int `json:"bufferAfterMinutes"`
+	MinNoticeMinutes    *int `json:"minNoticeMinutes"`
+	MaxAdvanceDays      *int `json:"maxAdvanceDays"`
+	Capacity            *int `json:"capacity"`
 }
 
 // Apply copies the set fields of p onto r.
@@ -176,6 +200,15 @@ func (p *ResourcePatch) Apply(r *Resource) {
 	setInt(&r.CancelUntilHours, p.CancelUntilHours)
 	setInt(&r.LateCancelRefundPercent, p.LateCancelRefundPercent)
 	setInt(&r.RescheduleUntilHours, p.RescheduleUntilHours)
+	setInt(&r.SlotIntervalMinutes, p.SlotIntervalMinutes)
+	setInt(&r.BufferBeforeMinutes, p.BufferBeforeMinutes)
+	setInt(&r.BufferAfterMinutes, p.BufferAfterMinutes)
+	setInt(&r.MinNoticeMinutes, p.MinNoticeMinutes)
+	setInt(&r.MaxAdvanceDays, p.MaxAdvanceDays)
+	setInt(&r.Capacity, p.Capacity)
+	if r.Overrides == nil {
+		r.Overrides = []DateOverride{}
+	}
 	if r.WeeklyHours == nil {
 		r.WeeklyHours = []OpenSpan{}
 	}
@@ -225,7 +258,7 @@ func (a *Catalog) Resource(ctx context.Context, id string) (*Resource, error) {
 // Errors: validation_failed.
 func (a *Catalog) CreateResource(ctx context.Context, p ResourcePatch) (*Resource, error) {
 	r := Resource{Active: true, ReminderHours: DefaultReminderHours, CancelUntilHours: DefaultCancelUntilHours,
-		RescheduleUntilHours: DefaultRescheduleUntilHours}
+		RescheduleUntilHours: DefaultRescheduleUntilHours, Capacity: 1}
 	p.Apply(&r)
 	v := ValidationError{}
 	r.Validate(v)

@@ -96,8 +96,11 @@ func wallTime(y int, mo time.Month, d, minute int, loc *time.Location) (t time.T
 
 var errBadDuration = errors.New("slot duration must be positive")
 
-// SlotsOn lists the slots of resource r on local date (y, mo, d): consecutive
-// durations from the start of each opening window that fit before its end.
+// SlotsOn lists the slots of resource r on local date (y, mo, d): a start
+// every slot interval (by default every duration) from the start of each
+// opening window, for slots that fit before its end. The opening windows
+// are those of a date override covering the date (none when closed), and
+// otherwise the weekly hours of its weekday.
 // Slots whose wall-clock start does not exist on that day are left out; a
 // wall-clock start that happens twice is taken at its earlier instant.
 //
@@ -112,13 +115,10 @@ func (r *Resource) SlotsOn(y int, mo time.Month, d int) ([]Slot, error) {
 	if r.DurationMinutes <= 0 {
 		return nil, errBadDuration
 	}
-	weekday := int(time.Date(y, mo, d, 12, 0, 0, 0, time.UTC).Weekday())
 	dur := time.Duration(r.DurationMinutes) * time.Minute
+	step := r.stepMinutes()
 	var slots []Slot
-	for _, span := range r.WeeklyHours {
-		if span.Weekday != weekday {
-			continue
-		}
+	for _, span := range r.spansOn(y, mo, d) {
 		start, end, err := span.minutes()
 		if err != nil {
 			continue
@@ -131,7 +131,7 @@ func (r *Resource) SlotsOn(y int, mo time.Month, d int) ([]Slot, error) {
 		// jump, the instant of the jump. "24:00" is the next day's 00:00, so
 		// a day's slots always end by the time the next day's can start.
 		_, closeAt, _ := wallClock(y, mo, d, end, loc)
-		for m := start; m+r.DurationMinutes <= end; m += r.DurationMinutes {
+		for m := start; m+r.DurationMinutes <= end; m += step {
 			st, ok := wallTime(y, mo, d, m, loc)
 			if !ok || st.Add(dur).After(closeAt) {
 				continue
@@ -144,9 +144,21 @@ func (r *Resource) SlotsOn(y int, mo time.Month, d int) ([]Slot, error) {
 	// the earlier slot wins. This also lists each slot once when opening
 	// windows overlap. All slots last the same, so the previous kept slot is
 	// the one that ends last.
+	//
+	// With a slot interval shorter than the duration, slots overlap on
+	// purpose (a start every 15 minutes for an hour's booking): only the
+	// same start listed twice is dropped; bookings of overlapping slots
+	// are kept apart by the no-overlap constraint.
 	out := slots[:0]
 	for _, s := range slots {
-		if len(out) == 0 || !s.StartsAt.Before(out[len(out)-1].EndsAt) {
+		switch {
+		case len(out) == 0:
+			out = append(out, s)
+		case step < r.DurationMinutes:
+			if s.StartsAt.After(out[len(out)-1].StartsAt) {
+				out = append(out, s)
+			}
+		case !s.StartsAt.Before(out[len(out)-1].EndsAt):
 			out = append(out, s)
 		}
 	}

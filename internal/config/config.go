@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -47,6 +48,9 @@ type Config struct {
 	DemoPayments          bool
 	// SweepInterval is how often serve expires lapsed holds; 0 turns it off.
 	SweepInterval time.Duration
+	// RetentionDays, when positive, erases the customer data of bookings
+	// that ended more than that many days ago; 0 (the default) keeps it.
+	RetentionDays int
 	// SMTP is where messages go (SMTP_URL); nil: no messages are sent
 	// (development only).
 	SMTP *mailer.Config
@@ -54,6 +58,9 @@ type Config struct {
 	MailFrom string
 	// StaffNotifyEmail receives the staff alerts.
 	StaffNotifyEmail string
+	// WebhookAllowedNetworks are the networks outgoing webhooks may reach in
+	// production although they are not public (WEBHOOK_ALLOWED_NETWORKS).
+	WebhookAllowedNetworks []netip.Prefix
 }
 
 // DirectURL reaches PostgreSQL itself, for what needs a session of its
@@ -99,6 +106,8 @@ var Vars = []struct{ Name, Default, Help string }{
 	{"SMTP_URL", "", "mail server: smtp://user:pass@host:587 (STARTTLS), smtps://…:465 (implicit TLS), smtp://127.0.0.1:1025?tls=none (Mailpit); required in production"},
 	{"MAIL_FROM", "", "sender of the messages, e.g. \"Studio Bookings <bookings@example.com>\"; required with SMTP_URL"},
 	{"STAFF_NOTIFY_EMAIL", "", "address of the staff alerts (new bookings, reviews, disputes, failing refunds); required in production"},
+	{"RETENTION_DAYS", "0", "erase the customer data of bookings that ended more than this many days ago (hourly; 0 turns it off)"},
+	{"WEBHOOK_ALLOWED_NETWORKS", "", "comma-separated CIDRs that outgoing webhooks may reach in production although they are private, loopback or link-local (receivers on an internal network); default none"},
 	{"ENV_FILE", ".env", "file of KEY=value lines read at start; the environment wins over it"},
 }
 
@@ -220,6 +229,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		bad("SWEEP_INTERVAL: must be 0 or a duration from 1s to 1h, like 30s")
 	}
 	c.SweepInterval = sweep
+	c.RetentionDays = intVar(get("RETENTION_DAYS", "0"), 0, 36500, "RETENTION_DAYS", bad)
 	if raw := get("SMTP_URL", ""); raw != "" {
 		m, err := mailer.ParseURL(raw)
 		if err != nil {
@@ -245,6 +255,18 @@ func Load(getenv func(string) string) (*Config, error) {
 		}
 	} else if c.Production() {
 		bad("STAFF_NOTIFY_EMAIL: required in production")
+	}
+
+	for f := range strings.SplitSeq(get("WEBHOOK_ALLOWED_NETWORKS", ""), ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			bad("WEBHOOK_ALLOWED_NETWORKS: %q is not a CIDR such as 10.0.0.0/8", f)
+			continue
+		}
+		c.WebhookAllowedNetworks = append(c.WebhookAllowedNetworks, p.Masked())
 	}
 
 	if len(problems) > 0 {

@@ -51,8 +51,9 @@ func checkSlots(t testing.TB, slots []booking.Slot, want []time.Time, dur time.D
 	}
 }
 
-var resourceKeys = []string{"active", "cancelUntilHours", "currency", "description", "durationMinutes", "id",
-	"lateCancelRefundPercent", "location", "name", "priceAmount", "reminderHours", "rescheduleUntilHours", "slug", "timezone",
+var resourceKeys = []string{"active", "bufferAfterMinutes", "bufferBeforeMinutes", "cancelUntilHours", "capacity", "currency",
+	"description", "durationMinutes", "id", "lateCancelRefundPercent", "location", "maxAdvanceDays", "minNoticeMinutes", "name",
+	"overrides", "priceAmount", "reminderHours", "rescheduleUntilHours", "slotIntervalMinutes", "slug", "timezone",
 	"weeklyHours"}
 
 func TestResourceList(t *testing.T) {
@@ -133,7 +134,7 @@ func TestAvailability(t *testing.T) {
 		if err != nil || r.status != http.StatusOK {
 			t.Fatalf("status %d %v", r.status, err)
 		}
-		if keys := jsonKeys(t, r.body); !slices.Equal(keys, []string{"date", "resourceId", "slots", "timezone"}) {
+		if keys := jsonKeys(t, r.body); !slices.Equal(keys, []string{"capacity", "closed", "date", "resourceId", "slots", "timezone"}) {
 			t.Errorf("keys %v", keys)
 		}
 		var a booking.Availability
@@ -141,7 +142,7 @@ func TestAvailability(t *testing.T) {
 		if a.ResourceID != res.ID || a.Date != "2030-01-07" || a.Timezone != "UTC" {
 			t.Errorf("header fields %+v", a)
 		}
-		checkSlots(t, a.Slots, hourlyUTC(t, "2030-01-07T09:00:00Z", 3), time.Hour)
+		checkSlots(t, plainSlots(a.Slots), hourlyUTC(t, "2030-01-07T09:00:00Z", 3), time.Hour)
 		// Wednesday: 16:00 does not fit before 16:30.
 		checkSlots(t, tb.availabilityOf(t, res.ID, "2030-01-09"), hourlyUTC(t, "2030-01-09T14:00:00Z", 2), time.Hour)
 	})

@@ -21,11 +21,17 @@ func (s *Server) staffRoutes(mux *router) {
 		s.LoginLimiter = NewLimiter(5)
 	}
 	s.Sessions.ErrorFunc = s.sessionError
-	g := &auth.Guard{Sessions: s.Sessions, Store: s.Auth.Store, WriteError: s.WriteError}
+	if s.KeyLimiter == nil {
+		s.KeyLimiter = NewLimiter(600)
+	}
+	g := &auth.Guard{Sessions: s.Sessions, Store: s.Auth.Store, WriteError: s.WriteError, KeyLimiter: s.KeyLimiter}
+	if s.APIKeys != nil {
+		g.Keys, g.Now = s.APIKeys.Store, s.APIKeys.Now
+	}
 	mux.Handle("POST /auth/login", g.Session(s.Handle(s.handleLogin)))
 	for _, rt := range StaffRoutes() {
 		h := rt.handle
-		mux.Handle(rt.Method+" "+rt.Path, g.Require(rt.Roles...)(s.Handle(func(w http.ResponseWriter, r *http.Request) error {
+		mux.Handle(rt.Method+" "+rt.Path, g.RequireScoped(KeyScope(rt), rt.Roles...)(s.Handle(func(w http.ResponseWriter, r *http.Request) error {
 			return h(s, w, r)
 		})))
 	}

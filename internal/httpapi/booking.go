@@ -40,7 +40,20 @@ func (s *Server) handleResourceList(w http.ResponseWriter, r *http.Request) erro
 }
 
 func (s *Server) handleAvailability(w http.ResponseWriter, r *http.Request) error {
-	a, err := s.Booker.Availability(r.Context(), r.PathValue("id"), r.URL.Query().Get("date"))
+	q := r.URL.Query()
+	if q.Has("from") || q.Has("to") {
+		if q.Has("date") {
+			return &booking.Error{Code: booking.EValidation, Message: "Some fields are invalid.",
+				Fields: map[string]string{"date": "Give either date, or from and to."}}
+		}
+		m, err := s.Booker.MonthAvailability(r.Context(), r.PathValue("id"), q.Get("from"), q.Get("to"))
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, m)
+		return nil
+	}
+	a, err := s.Booker.Availability(r.Context(), r.PathValue("id"), q.Get("date"))
 	if err != nil {
 		return err
 	}
@@ -54,6 +67,8 @@ type bookingRequest struct {
 	ResourceID string           `json:"resourceId"`
 	StartsAt   string           `json:"startsAt"`
 	Customer   booking.Customer `json:"customer"`
+	Quantity   int              `json:"quantity"`
+	PoolID     string           `json:"poolId"`
 }
 
 // DecodeBookingRequest decodes and checks the body of POST /api/bookings.
@@ -62,15 +77,15 @@ func DecodeBookingRequest(w http.ResponseWriter, r *http.Request) (booking.Creat
 	if err := decodeJSON(w, r, &in); err != nil {
 		return booking.CreateRequest{}, err
 	}
-	req := booking.CreateRequest{ResourceID: in.ResourceID, Customer: in.Customer}
+	req := booking.CreateRequest{ResourceID: in.ResourceID, Customer: in.Customer, Quantity: in.Quantity, PoolID: in.PoolID}
 	if in.StartsAt != "" {
 		t, err := time.Parse(time.RFC3339, in.StartsAt)
 		if err != nil {
 			v := booking.ValidationError{}
 			v.Add("startsAt", "Must be an RFC 3339 timestamp, like 2030-01-31T09:00:00Z.")
 			in.Customer.Validate(v, "customer.")
-			if !booking.IsUUID(strings.TrimSpace(in.ResourceID)) {
-				v.Add("resourceId", "Must be the id of a resource.")
+			if in.PoolID == "" && !booking.IsUUID(strings.TrimSpace(in.ResourceID)) {
+				v.Add("resourceId", "Must be the id of a resource (or give poolId).")
 			}
 			return req, v.Err()
 		}

@@ -686,7 +686,7 @@ func TestBookingCreatePaymentProviderDown(t *testing.T) {
 // bookingKeys are the keys of the Booking shape of SPEC §4, with the
 // calendar sequence of self-service (docs/adr/0007).
 var bookingKeys = []string{"amountTotal", "createdAt", "currency", "customer", "endsAt", "holdExpiresAt", "id",
-	"reference", "resourceId", "sequence", "startsAt", "status", "stripeSessionId", "updatedAt"}
+	"quantity", "reference", "resourceId", "sequence", "startsAt", "status", "stripeSessionId", "updatedAt"}
 
 // checkBookingShape asserts the Booking JSON of SPEC §4: exact keys, a
 // customer object, and UTC RFC 3339 times.

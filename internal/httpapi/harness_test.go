@@ -260,7 +260,7 @@ func sendJSON(t testing.TB, hc *http.Client, method, url string, body any, heade
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	if out != nil && len(raw) > 0 {
+	if out != nil && len(raw) > 0 && !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/") {
 		if err := json.Unmarshal(raw, out); err != nil {
 			t.Fatalf("%s %s: decode %q: %v", method, url, raw, err)
 		}
@@ -395,7 +395,11 @@ func (tb *testBundle) availabilityOf(t testing.TB, resourceID, date string) []bo
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("availability of %s on %s: status %d", resourceID, date, resp.StatusCode)
 	}
-	return a.Slots
+	out := make([]booking.Slot, len(a.Slots))
+	for i, s := range a.Slots {
+		out[i] = booking.Slot{StartsAt: s.StartsAt, EndsAt: s.EndsAt}
+	}
+	return out
 }
 
 // hasSlotAt reports whether slots holds one starting at start.

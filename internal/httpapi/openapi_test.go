@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"reflect"
 	"regexp"
@@ -15,10 +16,12 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/bookingplatform/booking/internal/app"
+	"github.com/bookingplatform/booking/internal/auth"
 	"github.com/bookingplatform/booking/internal/booking"
 	"github.com/bookingplatform/booking/internal/httpapi"
 	"github.com/bookingplatform/booking/internal/jobs"
@@ -292,8 +295,8 @@ func TestOpenAPIDocument(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Errorf("%s: x-roles %v, the server allows %v", key, got, want)
 		}
-		if len(sec) != 1 || sec[0].(map[string]any)["staffSession"] == nil {
-			t.Errorf("%s: security must be staffSession", key)
+		if len(sec) != 2 || sec[0].(map[string]any)["staffSession"] == nil || sec[1].(map[string]any)["apiKey"] == nil {
+			t.Errorf("%s: security must be staffSession, then apiKey", key)
 		}
 		if resps["401"] == nil {
 			t.Errorf("%s: 401 not documented", key)
@@ -314,6 +317,8 @@ func TestOpenAPIDocument(t *testing.T) {
 // through stripe-mock.
 type openAPIBundle struct {
 	*testBundle
+	poolOnce sync.Once
+	poolV    *booking.Pool
 }
 
 const oaMetricsToken = "openapi-metrics-token-0123456789"
@@ -330,6 +335,20 @@ func openAPISetup(t *testing.T) *openAPIBundle {
 			o.MetricsToken, o.WebhookFloodPerMinute, o.LoginPerMinute = oaMetricsToken, 1, 20
 		}})
 	return &openAPIBundle{testBundle: tb}
+}
+
+// pool returns the bundle's pool over its resource, made on first use.
+func (b *openAPIBundle) pool(t *testing.T) *booking.Pool {
+	t.Helper()
+	b.poolOnce.Do(func() {
+		name, slug, ids := "Any room", "oa-pool", []string{b.resource.ID}
+		p, err := b.app.Pools.Create(t.Context(), booking.PoolPatch{Name: &name, Slug: &slug, ResourceIDs: &ids})
+		if err != nil {
+			t.Fatalf("create pool: %v", err)
+		}
+		b.poolV = p
+	})
+	return b.poolV
 }
 
 // TestOpenAPIRoutes checks that the document describes exactly the
@@ -565,6 +584,24 @@ func TestOpenAPIConformance(t *testing.T) {
 		}},
 		{op: "GET /api/resources/{id}/availability", name: "unknown", status: 404,
 			build: fixed("/api/resources/" + unknownID + "/availability?date=2030-01-01")},
+		{op: "GET /api/resources/{id}/availability", name: "month", status: 200, build: func(*testing.T) oaRequest {
+			return oaRequest{path: "/api/resources/" + b.resource.ID + "/availability?from=" + futureSlot(1, 0).Format(time.DateOnly) +
+				"&to=" + futureSlot(31, 0).Format(time.DateOnly)}
+		}},
+		{op: "GET /api/resources/{id}/availability", name: "month too long", status: 422,
+			build: fixed("/api/resources/" + b.resource.ID + "/availability?from=2030-01-01&to=2030-03-31")},
+		{op: "GET /api/pools", build: fixed("/api/pools"), status: 200},
+		{op: "GET /api/pools/{id}/availability", status: 200, build: func(t *testing.T) oaRequest {
+			return oaRequest{path: "/api/pools/" + b.pool(t).ID + "/availability?date=" + futureSlot(3, 0).Format(time.DateOnly)}
+		}},
+		{op: "GET /api/pools/{id}/availability", name: "unknown", status: 404,
+			build: fixed("/api/pools/" + unknownID + "/availability?date=2030-01-01")},
+		{op: "POST /api/bookings", name: "pool", status: 201, build: func(t *testing.T) oaRequest {
+			body := bookingBody("", futureSlot(nextDay(), 9))
+			delete(body, "resourceId")
+			body["poolId"] = b.pool(t).ID
+			return oaRequest{path: "/api/bookings", body: body}
+		}},
 		{op: "POST /api/bookings", status: 201, build: func(*testing.T) oaRequest {
 			return oaRequest{path: "/api/bookings", body: bookingBody(b.resource.ID, futureSlot(nextDay(), 9)),
 				header: http.Header{"Idempotency-Key": {"oa-" + uniq()}}}
@@ -811,6 +848,25 @@ func TestOpenAPIConformance(t *testing.T) {
 		{op: "POST /api/admin/payment-events/{id}/replay", name: "readonly", as: "READONLY", build: fixed("/api/admin/payment-events/evt_nope/replay"), status: 403},
 
 		// Messages.
+		// Calendar feeds and customer data.
+		{op: "POST /api/admin/resources/{id}/calendar-key", as: "ADMIN", status: 201, build: fixed("/api/admin/resources/" + b.resource.ID + "/calendar-key")},
+		{op: "POST /api/admin/resources/{id}/calendar-key", name: "ops", as: "OPS", status: 403, build: fixed("/api/admin/resources/" + b.resource.ID + "/calendar-key")},
+		{op: "GET /calendar/{file}", name: "wrong key", build: fixed("/calendar/" + b.resource.ID + ".ics?key=nope"), status: 404},
+		{op: "GET /calendar/{file}", status: 200, build: func(t *testing.T) oaRequest {
+			var k struct {
+				Key string `json:"key"`
+			}
+			st, _, raw := b.send(t, clients["ADMIN"], http.MethodPost, oaRequest{path: "/api/admin/resources/" + b.resource.ID + "/calendar-key"})
+			if st != 201 || json.Unmarshal(raw, &k) != nil {
+				t.Fatalf("calendar key: %d %s", st, raw)
+			}
+			return oaRequest{path: "/calendar/" + b.resource.ID + ".ics?key=" + k.Key}
+		}},
+		{op: "GET /api/admin/customers/export", as: "ADMIN", status: 200, build: fixed("/api/admin/customers/export?email=someone@example.com")},
+		{op: "GET /api/admin/customers/export", name: "bad address", as: "ADMIN", status: 422, build: fixed("/api/admin/customers/export?email=nope")},
+		{op: "POST /api/admin/customers/erase", as: "ADMIN", status: 200, build: withBody("/api/admin/customers/erase", map[string]any{"email": "gone@example.com"})},
+		{op: "POST /api/admin/customers/erase", name: "ops", as: "OPS", status: 403, build: withBody("/api/admin/customers/erase", map[string]any{"email": "gone@example.com"})},
+
 		{op: "GET /api/admin/messages", as: "READONLY", build: fixed("/api/admin/messages?state=queued&limit=5"), status: 200},
 		{op: "GET /api/admin/messages", name: "bad state", as: "READONLY", build: fixed("/api/admin/messages?state=lost"), status: 422,
 			schemaRejects: true},
@@ -863,9 +919,101 @@ func TestOpenAPIConformance(t *testing.T) {
 			return oaRequest{path: "/api/admin/resources/" + b.resource.ID, body: map[string]any{"durationMinutes": 1}}
 		}},
 		{op: "PATCH /api/admin/resources/{id}", name: "unknown", as: "ADMIN", build: withBody("/api/admin/resources/"+unknownID, map[string]any{"name": "X"}), status: 404},
+		{op: "GET /api/admin/pools", as: "ADMIN", status: 200, build: fixed("/api/admin/pools")},
+		{op: "POST /api/admin/pools", as: "ADMIN", status: 201, build: func(*testing.T) oaRequest {
+			return oaRequest{path: "/api/admin/pools", body: map[string]any{"slug": "oa-pool-" + uniq(), "name": "Any room",
+				"resourceIds": []string{b.resource.ID}}}
+		}},
+		{op: "POST /api/admin/pools", name: "terms differ", as: "ADMIN", status: 422, build: func(t *testing.T) oaRequest {
+			other := pgtest.CreateResource(t, b.db, pgtest.ResourceOpts{Price: 999})
+			return oaRequest{path: "/api/admin/pools", body: map[string]any{"slug": "oa-pool-" + uniq(), "name": "Mixed",
+				"resourceIds": []string{b.resource.ID, other.ID}}}
+		}},
+		{op: "PATCH /api/admin/pools/{id}", as: "ADMIN", status: 200, build: func(t *testing.T) oaRequest {
+			return oaRequest{path: "/api/admin/pools/" + b.pool(t).ID, body: map[string]any{"name": "Any room " + uniq()}}
+		}},
+		{op: "PATCH /api/admin/pools/{id}", name: "unknown", as: "ADMIN", status: 404,
+			build: withBody("/api/admin/pools/"+unknownID, map[string]any{"name": "X"})},
+		{op: "POST /api/admin/resources/{id}/overrides", as: "ADMIN", status: 201, build: func(*testing.T) oaRequest {
+			return oaRequest{path: "/api/admin/resources/" + b.resource.ID + "/overrides", body: map[string]any{"from": "2033-12-24",
+				"to": "2033-12-26", "closed": true, "note": "Holidays"}}
+		}},
+		{op: "POST /api/admin/resources/{id}/overrides", name: "special hours", as: "ADMIN", status: 201, build: func(*testing.T) oaRequest {
+			return oaRequest{path: "/api/admin/resources/" + b.resource.ID + "/overrides", body: map[string]any{"from": "2033-12-31",
+				"hours": []map[string]string{{"start": "10:00", "end": "14:00"}}}}
+		}},
+		{op: "POST /api/admin/resources/{id}/overrides", name: "invalid", as: "ADMIN", status: 422, build: func(*testing.T) oaRequest {
+			return oaRequest{path: "/api/admin/resources/" + b.resource.ID + "/overrides", body: map[string]any{"from": "2034-01-05", "closed": false}}
+		}},
+		{op: "DELETE /api/admin/resources/{id}/overrides/{overrideId}", as: "ADMIN", status: 204, build: func(t *testing.T) oaRequest {
+			o, err := b.db.CreateOverride(t.Context(), b.resource.ID, &booking.DateOverride{From: "2034-02-01", To: "2034-02-01",
+				Closed: true, Hours: []booking.TimeSpan{}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return oaRequest{path: "/api/admin/resources/" + b.resource.ID + "/overrides/" + o.ID}
+		}},
+		{op: "DELETE /api/admin/resources/{id}/overrides/{overrideId}", name: "unknown", as: "ADMIN", status: 404,
+			build: fixed("/api/admin/resources/" + unknownID + "/overrides/" + unknownID)},
 
 		// Users.
 		{op: "GET /api/admin/users", as: "ADMIN", build: fixed("/api/admin/users"), status: 200},
+		{op: "GET /api/admin/api-keys", as: "ADMIN", build: fixed("/api/admin/api-keys"), status: 200},
+		{op: "POST /api/admin/api-keys", as: "ADMIN", status: 201,
+			build: withBody("/api/admin/api-keys", map[string]any{"name": "Accounting", "scopes": []string{"bookings:read"}})},
+		{op: "POST /api/admin/api-keys", name: "unknown scope", as: "ADMIN", status: 422, schemaRejects: true,
+			build: withBody("/api/admin/api-keys", map[string]any{"name": "Accounting", "scopes": []string{"everything"}})},
+		{op: "DELETE /api/admin/api-keys/{id}", as: "ADMIN", status: 200, build: func(t *testing.T) oaRequest {
+			k, _, err := b.api.APIKeys.Create(t.Context(), auth.NewKey{Name: "oa", Scopes: []auth.Scope{auth.ScopeRead}}, oaAdmin(accounts))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return oaRequest{path: "/api/admin/api-keys/" + k.ID}
+		}},
+		{op: "DELETE /api/admin/api-keys/{id}", name: "unknown", as: "ADMIN", build: fixed("/api/admin/api-keys/" + unknownID), status: 404},
+		{op: "GET /api/admin/exports/bookings.csv", as: "OPS", build: fixed("/api/admin/exports/bookings.csv?from=2000-01-01"), status: 200},
+		{op: "GET /api/admin/exports/bookings.csv", name: "bad status", as: "OPS", build: fixed("/api/admin/exports/bookings.csv?status=nope"), status: 422},
+		{op: "GET /api/admin/exports/money.csv", name: "with a key", status: 200, build: func(t *testing.T) oaRequest {
+			_, token, err := b.api.APIKeys.Create(t.Context(), auth.NewKey{Name: "oa", Scopes: []auth.Scope{auth.ScopeRead}}, oaAdmin(accounts))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return oaRequest{path: "/api/admin/exports/money.csv", header: http.Header{"Authorization": {"Bearer " + token}}}
+		}},
+		// Outgoing webhooks, to a local receiver.
+		{op: "GET /api/admin/webhook-endpoints", as: "ADMIN", build: fixed("/api/admin/webhook-endpoints"), status: 200},
+		{op: "POST /api/admin/webhook-endpoints", as: "ADMIN", status: 201, build: func(t *testing.T) oaRequest {
+			return oaRequest{path: "/api/admin/webhook-endpoints", body: map[string]any{"url": oaHookSink(t) + "/in",
+				"events": []string{"booking.confirmed", "booking.cancelled"}}}
+		}},
+		{op: "POST /api/admin/webhook-endpoints", name: "unknown event", as: "ADMIN", status: 422, schemaRejects: true,
+			build: withBody("/api/admin/webhook-endpoints", map[string]any{"url": "https://example.com/in", "events": []string{"booking.everything"}})},
+		{op: "PATCH /api/admin/webhook-endpoints/{id}", as: "ADMIN", status: 200, build: func(t *testing.T) oaRequest {
+			return oaRequest{path: "/api/admin/webhook-endpoints/" + oaHookEndpoint(t, b), body: map[string]any{"enabled": false}}
+		}},
+		{op: "PATCH /api/admin/webhook-endpoints/{id}", name: "unknown", as: "ADMIN", status: 404,
+			build: withBody("/api/admin/webhook-endpoints/"+unknownID, map[string]any{"enabled": false})},
+		{op: "GET /api/admin/webhook-endpoints/{id}/deliveries", as: "ADMIN", status: 200, build: func(t *testing.T) oaRequest {
+			id := oaHookEndpoint(t, b)
+			if _, err := b.api.Webhooks.SendTest(t.Context(), id); err != nil {
+				t.Fatal(err)
+			}
+			return oaRequest{path: "/api/admin/webhook-endpoints/" + id + "/deliveries?limit=10"}
+		}},
+		{op: "GET /api/admin/webhook-endpoints/{id}/deliveries", name: "unknown", as: "ADMIN", status: 404,
+			build: fixed("/api/admin/webhook-endpoints/" + unknownID + "/deliveries")},
+		{op: "POST /api/admin/webhook-endpoints/{id}/test", as: "ADMIN", status: 200, build: func(t *testing.T) oaRequest {
+			return oaRequest{path: "/api/admin/webhook-endpoints/" + oaHookEndpoint(t, b) + "/test"}
+		}},
+		{op: "POST /api/admin/webhook-deliveries/{id}/retry", as: "ADMIN", status: 202, build: func(t *testing.T) oaRequest {
+			d, err := b.api.Webhooks.SendTest(t.Context(), oaHookEndpoint(t, b))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return oaRequest{path: "/api/admin/webhook-deliveries/" + strconv.FormatInt(d.ID, 10) + "/retry"}
+		}},
+		{op: "POST /api/admin/webhook-deliveries/{id}/retry", name: "unknown", as: "ADMIN", status: 404,
+			build: fixed("/api/admin/webhook-deliveries/987654321/retry")},
 		{op: "GET /api/admin/users", name: "ops", as: "OPS", build: fixed("/api/admin/users"), status: 403},
 		{op: "GET /api/admin/users/{id}", as: "ADMIN", status: 200, build: func(*testing.T) oaRequest {
 			return oaRequest{path: "/api/admin/users/" + accounts["OPS"].ID}
@@ -982,6 +1130,12 @@ func TestOpenAPIConformance(t *testing.T) {
 	if len(missing) > 0 {
 		t.Errorf("operations without a passing example request: %v", missing)
 	}
+}
+
+// oaAdmin is the ADMIN account of the conformance test, to make API keys for.
+func oaAdmin(accounts map[string]staffAccount) *booking.Staff {
+	st := accounts["ADMIN"].Staff
+	return &st
 }
 
 // oaConfirmed inserts a paid, confirmed booking (30 days ahead, on the
@@ -1113,7 +1267,7 @@ var (
 )
 
 // validateSchema checks v against the subset of JSON Schema the document
-// uses: $ref, allOf, type (one or a list), const, enum, format (date-time,
+// uses: $ref, allOf, oneOf, type (one or a list), const, enum, format (date-time,
 // date, uuid), pattern, required, properties, additionalProperties, items.
 // It returns one line per problem.
 func validateSchema(doc oaDoc, schema any, v any, at string) []string {
@@ -1132,6 +1286,17 @@ func validateSchema(doc oaDoc, schema any, v any, at string) []string {
 	if all, ok := s["allOf"].([]any); ok {
 		for _, sub := range all {
 			errs = append(errs, validateSchema(doc, sub, v, at)...)
+		}
+	}
+	if one, ok := s["oneOf"].([]any); ok {
+		matched := 0
+		for _, sub := range one {
+			if len(validateSchema(doc, sub, v, at)) == 0 {
+				matched++
+			}
+		}
+		if matched != 1 {
+			errs = append(errs, fmt.Sprintf("%s: matches %d of the oneOf schemas, want 1", at, matched))
 		}
 	}
 	if ty, ok := s["type"]; ok {
@@ -1345,4 +1510,27 @@ func TestOpenAPIListParameters(t *testing.T) {
 			t.Errorf("%s documents only %v", key, names)
 		}
 	}
+}
+
+// oaHookSink starts a receiver that accepts every webhook and returns its
+// URL.
+func oaHookSink(t *testing.T) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// oaHookEndpoint registers an endpoint to a local receiver and returns its
+// id.
+func oaHookEndpoint(t *testing.T, b *openAPIBundle) string {
+	t.Helper()
+	e, _, err := b.api.Webhooks.Create(t.Context(), booking.NewWebhookEndpoint{URL: oaHookSink(t),
+		Events: []string{booking.EventBookingConfirmed}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e.ID
 }

@@ -35,11 +35,14 @@ func (s *Server) routes(mux *router) {
 
 	mux.Handle("GET /api/resources", s.Handle(s.handleResourceList))
 	mux.Handle("GET /api/resources/{id}/availability", s.Handle(s.handleAvailability))
+	mux.Handle("GET /api/pools", s.Handle(s.handlePoolList))
+	mux.Handle("GET /api/pools/{id}/availability", s.Handle(s.handlePoolAvailability))
 	mux.Handle("POST /api/bookings", s.Handle(s.handleBookingCreate))
 	mux.Handle("GET /api/bookings/{id}", s.Handle(s.handleBookingGet))
 	s.manageRoutes(mux)
 	mux.Handle("POST /create-checkout-session", s.Handle(s.handleCompatCheckout))
 	mux.Handle("GET /checkout/return", s.Handle(s.handleCheckoutReturn))
+	s.calendarRoutes(mux)
 
 	mux.Handle("POST /webhook", http.HandlerFunc(s.handleWebhook))
 	mux.Handle("POST /webhooks/stripe", http.HandlerFunc(s.handleWebhook))

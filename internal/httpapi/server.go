@@ -32,6 +32,8 @@ type Server struct {
 	Booker    *booking.Booker
 	Fulfiller *booking.Fulfiller
 	Catalog   *booking.Catalog
+	// Overrides manages the date overrides of resources (staff_rules.go).
+	Overrides *booking.Overrides
 	DB        Pinger
 	Verifier  WebhookVerifier
 	Logger    *slog.Logger
@@ -44,6 +46,8 @@ type Server struct {
 	WebhookFlood *Limiter
 	// MetricsToken, when set, opens GET /metrics on this listener to bearers.
 	MetricsToken string
+	// Pools serves the resource pools (pools.go); nil serves none.
+	Pools *booking.Pools
 
 	// The staff API is served only when Sessions, Auth, Accounts and Desk are set.
 	Sessions *scs.SessionManager
@@ -54,6 +58,22 @@ type Server struct {
 	Messages MessageDesk
 	// Checker reports the money rules' violations (GET /admin/metrics).
 	Checker *booking.Checker
+	// APIKeys, when set, administers API keys and lets them authenticate
+	// (Authorization: Bearer) on the staff routes; KeyLimiter limits each
+	// key's requests (default 600 a minute).
+	APIKeys    *auth.APIKeys
+	KeyLimiter *Limiter
+	// Exports streams the CSV exports.
+	Exports *booking.Exporter
+	// Webhooks manages the outgoing webhook endpoints (webhooks_out.go).
+	Webhooks *booking.Webhooks
+	// Calendars, when set, serves the calendar feeds (GET
+	// /calendar/{resourceId}.ics) and makes their keys; FeedLimiter limits
+	// the feeds per client address (default 60 a minute).
+	Calendars   *booking.CalendarFeeds
+	FeedLimiter *Limiter
+	// Privacy exports and erases customer data (GDPR).
+	Privacy *booking.Privacy
 
 	// BookingLimiter, when set, limits slot holds (POST /api/bookings and
 	// POST /create-checkout-session) per client address, so that one client
@@ -139,11 +159,26 @@ func (s *Server) Handler() http.Handler {
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.WriteError(w, r, booking.Errorf(booking.EForbidden, "Cross-origin requests are not allowed."))
 	}))
-	return s.observe(s.secureHeaders(cop.Handler(mux)))
+	return s.observe(s.secureHeaders(bearerBypass(cop.Handler(mux), mux)))
 }
 
 // Routes returns the patterns ("METHOD /path") of every route the handler
 // built by Handler serves, in registration order; nil before Handler is called.
 func (s *Server) Routes() []string {
 	return slices.Clone(s.registered)
+}
+
+// bearerBypass sends requests that carry an Authorization: Bearer header
+// and no cookie straight to next, past the cross-origin protection: such a
+// request carries no ambient credential a foreign page could borrow (a
+// browser never adds a bearer token by itself), so it cannot be a forged
+// request, and API clients need not fake browser headers.
+func bearerBypass(protected, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if auth.HasBearer(r) && r.Header.Get("Cookie") == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		protected.ServeHTTP(w, r)
+	})
 }

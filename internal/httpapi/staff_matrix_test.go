@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"slices"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bookingplatform/booking/internal/auth"
 	"github.com/bookingplatform/booking/internal/booking"
 	"github.com/bookingplatform/booking/internal/httpapi"
 	"github.com/bookingplatform/booking/internal/jobs"
@@ -171,6 +173,36 @@ func TestStaffRoleMatrix(t *testing.T) {
 		"PATCH /api/admin/resources/{id}": func(*testing.T) (string, any) {
 			return "/api/admin/resources/" + tb.resource.ID, map[string]any{"description": "Updated " + uniq()}
 		},
+		"POST /api/admin/resources/{id}/overrides": func(*testing.T) (string, any) {
+			// Each role's request closes another day (overrides never overlap).
+			day := time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, seq)
+			uniq()
+			return "/api/admin/resources/" + tb.resource.ID + "/overrides",
+				map[string]any{"from": day.Format(time.DateOnly), "closed": true, "note": "Matrix"}
+		},
+		"DELETE /api/admin/resources/{id}/overrides/{overrideId}": func(t *testing.T) (string, any) {
+			day := time.Date(2032, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, seq)
+			uniq()
+			o, err := tb.db.CreateOverride(t.Context(), tb.resource.ID, &booking.DateOverride{
+				From: day.Format(time.DateOnly), To: day.Format(time.DateOnly), Closed: true, Hours: []booking.TimeSpan{}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return "/api/admin/resources/" + tb.resource.ID + "/overrides/" + o.ID, nil
+		},
+		"GET /api/admin/pools": func(*testing.T) (string, any) { return "/api/admin/pools", nil },
+		"POST /api/admin/pools": func(*testing.T) (string, any) {
+			return "/api/admin/pools", map[string]any{"slug": "matrix-pool-" + uniq(), "name": "Courts",
+				"resourceIds": []string{tb.resource.ID}}
+		},
+		"PATCH /api/admin/pools/{id}": func(t *testing.T) (string, any) {
+			name, slug, ids := "Courts", "matrix-pool-"+uniq(), []string{tb.resource.ID}
+			p, err := tb.app.Pools.Create(t.Context(), booking.PoolPatch{Name: &name, Slug: &slug, ResourceIDs: &ids})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return "/api/admin/pools/" + p.ID, map[string]any{"name": "Renamed " + uniq()}
+		},
 		"GET /api/admin/users":      func(*testing.T) (string, any) { return "/api/admin/users", nil },
 		"GET /api/admin/users/{id}": func(*testing.T) (string, any) { return "/api/admin/users/" + accounts[booking.RoleOps].ID, nil },
 		"POST /api/admin/users": func(*testing.T) (string, any) {
@@ -181,6 +213,15 @@ func TestStaffRoleMatrix(t *testing.T) {
 		},
 		"GET /admin/metrics":      func(*testing.T) (string, any) { return "/admin/metrics", nil },
 		"GET /api/admin/messages": func(*testing.T) (string, any) { return "/api/admin/messages?state=dead", nil },
+		"POST /api/admin/resources/{id}/calendar-key": func(*testing.T) (string, any) {
+			return "/api/admin/resources/" + tb.resource.ID + "/calendar-key", nil
+		},
+		"GET /api/admin/customers/export": func(*testing.T) (string, any) {
+			return "/api/admin/customers/export?email=test@example.com", nil
+		},
+		"POST /api/admin/customers/erase": func(*testing.T) (string, any) {
+			return "/api/admin/customers/erase", map[string]any{"email": "erase-" + uniq() + "@example.com"}
+		},
 		"GET /api/admin/bookings/{id}/messages": func(*testing.T) (string, any) {
 			return "/api/admin/bookings/" + paid.ID + "/messages", nil
 		},
@@ -197,6 +238,55 @@ func TestStaffRoleMatrix(t *testing.T) {
 			}
 			return "/api/admin/messages/" + strconv.FormatInt(res.Job.ID, 10) + "/retry", nil
 		},
+	}
+	keyAdmin := accounts[booking.RoleAdmin]
+	request["GET /api/admin/api-keys"] = func(*testing.T) (string, any) { return "/api/admin/api-keys", nil }
+	request["POST /api/admin/api-keys"] = func(*testing.T) (string, any) {
+		return "/api/admin/api-keys", map[string]any{"name": "matrix " + uniq(), "scopes": []string{"bookings:read"}}
+	}
+	request["DELETE /api/admin/api-keys/{id}"] = func(t *testing.T) (string, any) {
+		k, _ := matrixKey(t, tb, keyAdmin, auth.ScopeRead)
+		return "/api/admin/api-keys/" + k.ID, nil
+	}
+	request["GET /api/admin/exports/bookings.csv"] = func(*testing.T) (string, any) {
+		return "/api/admin/exports/bookings.csv?status=confirmed&resourceId=" + tb.resource.ID, nil
+	}
+	request["GET /api/admin/exports/money.csv"] = func(*testing.T) (string, any) {
+		return "/api/admin/exports/money.csv?from=2020-01-01", nil
+	}
+	// Outgoing webhooks: a local receiver that accepts everything.
+	hookSink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(hookSink.Close)
+	hookEndpoint := func(t *testing.T) *booking.WebhookEndpoint {
+		e, err := tb.db.CreateWebhookEndpoint(t.Context(), booking.NewWebhookEndpoint{URL: hookSink.URL,
+			Events: []string{booking.EventBookingConfirmed}}, booking.NewWebhookSecret(), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	request["GET /api/admin/webhook-endpoints"] = func(*testing.T) (string, any) { return "/api/admin/webhook-endpoints", nil }
+	request["POST /api/admin/webhook-endpoints"] = func(*testing.T) (string, any) {
+		return "/api/admin/webhook-endpoints", map[string]any{"url": hookSink.URL + "/" + uniq(),
+			"events": []string{booking.EventBookingConfirmed}}
+	}
+	request["PATCH /api/admin/webhook-endpoints/{id}"] = func(t *testing.T) (string, any) {
+		return "/api/admin/webhook-endpoints/" + hookEndpoint(t).ID, map[string]any{"enabled": false}
+	}
+	request["GET /api/admin/webhook-endpoints/{id}/deliveries"] = func(t *testing.T) (string, any) {
+		return "/api/admin/webhook-endpoints/" + hookEndpoint(t).ID + "/deliveries", nil
+	}
+	request["POST /api/admin/webhook-endpoints/{id}/test"] = func(t *testing.T) (string, any) {
+		return "/api/admin/webhook-endpoints/" + hookEndpoint(t).ID + "/test", nil
+	}
+	request["POST /api/admin/webhook-deliveries/{id}/retry"] = func(t *testing.T) (string, any) {
+		d, err := tb.app.Server.Webhooks.SendTest(t.Context(), hookEndpoint(t).ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return "/api/admin/webhook-deliveries/" + strconv.FormatInt(d.ID, 10) + "/retry", nil
 	}
 	for key := range routes {
 		if request[key] == nil {
@@ -232,4 +322,48 @@ func TestStaffRoleMatrix(t *testing.T) {
 	if want := len(rows) * len(matrixPrincipals); cells != want || len(rows) != len(routes) {
 		t.Fatalf("walked %d cells of %d rows, want %d cells of %d routes", cells, len(rows), want, len(routes))
 	}
+
+	// API keys (made by an ADMIN, so that only the scope limits them): a
+	// key may do what its scope grants (httpapi.KeyScope) and answers as the
+	// ADMIN column; anything else is 403. No key at all is 401 (above).
+	keys := map[auth.Scope]string{}
+	for _, sc := range auth.Scopes {
+		_, keys[sc] = matrixKey(t, tb, keyAdmin, sc)
+	}
+	for _, rt := range httpapi.StaffRoutes() {
+		key := rt.Method + " " + rt.Path
+		var adminWant int
+		for _, r := range rows {
+			if r.method+" "+r.path == key {
+				adminWant = r.want[3]
+			}
+		}
+		for _, sc := range auth.Scopes {
+			want := http.StatusForbidden
+			if auth.Grants([]auth.Scope{sc}, httpapi.KeyScope(rt)) {
+				want = adminWant
+			}
+			t.Run(fmt.Sprintf("%s with a %s key", key, sc), func(t *testing.T) {
+				path, body := request[key](t)
+				var e apiError
+				resp := newStaffClient(tb).do(t, rt.Method, path, body, http.Header{"Authorization": {"Bearer " + keys[sc]}}, &e)
+				if resp.StatusCode != want {
+					t.Fatalf("status %d (%s: %s), want %d", resp.StatusCode, e.Error, e.Message, want)
+				}
+				if want == http.StatusForbidden {
+					staffCheckError(t, key, resp, e, 403, "forbidden")
+				}
+			})
+		}
+	}
+}
+
+// matrixKey makes an API key of scope for acct and returns it with its token.
+func matrixKey(t *testing.T, tb *testBundle, acct staffAccount, scope auth.Scope) (*auth.APIKey, string) {
+	t.Helper()
+	k, token, err := tb.api.APIKeys.Create(t.Context(), auth.NewKey{Name: "matrix " + string(scope), Scopes: []auth.Scope{scope}}, &acct.Staff)
+	if err != nil {
+		t.Fatalf("create key: %v", err)
+	}
+	return k, token
 }

@@ -12,7 +12,17 @@ func (s *Server) handleStaffResources(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, listAnswer[booking.Resource]{Items: items, Meta: listMeta{Count: len(items)}})
+	feeds := map[string]bool{}
+	if s.Calendars != nil {
+		if feeds, err = s.Calendars.WithFeed(r.Context()); err != nil {
+			return err
+		}
+	}
+	out := make([]staffResource, len(items))
+	for i, res := range items {
+		out[i] = staffResource{Resource: res, CalendarFeed: feeds[res.ID]}
+	}
+	writeJSON(w, http.StatusOK, listAnswer[staffResource]{Items: out, Meta: listMeta{Count: len(out)}})
 	return nil
 }
 

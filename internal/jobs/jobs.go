@@ -78,6 +78,10 @@ type Config struct {
 	// Message works message jobs; nil makes an insert-only queue (jobs wait
 	// for a replica that works them).
 	Message *MessageWorker
+	// Delivery and Failing work the outgoing webhooks and the alert of an
+	// endpoint failing (with Message; nil: not worked here).
+	Delivery *DeliveryWorker
+	Failing  *EndpointFailingWorker
 	// PollOnly: no LISTEN (behind PgBouncer in transaction pooling mode);
 	// jobs are fetched every FetchPollInterval.
 	PollOnly bool
@@ -108,6 +112,11 @@ func New(pool *pgxpool.Pool, now func() time.Time, cfg Config) (*Queue, error) {
 		}
 		rc.Workers = w
 		rc.Queues = map[string]river.QueueConfig{QueueMessages: {MaxWorkers: n}}
+		if cfg.Delivery != nil && cfg.Failing != nil {
+			river.AddWorker(w, cfg.Delivery)
+			river.AddWorker(w, cfg.Failing)
+			rc.Queues[QueueWebhooks] = river.QueueConfig{MaxWorkers: n}
+		}
 	}
 	c, err := river.NewClient(riverpgxv5.New(pool), rc)
 	if err != nil {
@@ -161,12 +170,15 @@ func (h infoAsDebug) WithGroup(name string) slog.Handler {
 // the resource sends none. It runs inside the caller's transaction and
 // never takes another connection from the pool (a transaction waiting for
 // a second connection could starve the pool).
-func (q *Queue) Enqueue(ctx context.Context, tx pgx.Tx, notices []booking.Notice) error {
-	if len(notices) == 0 {
+//
+// hooks are the outgoing webhook deliveries of the same change, inserted
+// in the same call (one round trip for both).
+func (q *Queue) Enqueue(ctx context.Context, tx pgx.Tx, notices []booking.Notice, hooks []booking.WebhookTarget) error {
+	if len(notices) == 0 && len(hooks) == 0 {
 		return nil
 	}
 	now := q.Now()
-	params := make([]river.InsertManyParams, 0, len(notices))
+	params := make([]river.InsertManyParams, 0, len(notices)+len(hooks))
 	for _, n := range notices {
 		opts := &river.InsertOpts{Metadata: bookingMetadata(n.BookingID)}
 		if n.Kind == booking.NoticeReminder {
@@ -182,10 +194,15 @@ func (q *Queue) Enqueue(ctx context.Context, tx pgx.Tx, notices []booking.Notice
 			InsertOpts: opts,
 		})
 	}
+	deliveries, err := deliveryParams(hooks, now)
+	if err != nil {
+		return err
+	}
+	params = append(params, deliveries...)
 	if len(params) == 0 {
 		return nil
 	}
-	_, err := q.Client.InsertManyTx(ctx, tx, params)
+	_, err = q.Client.InsertManyTx(ctx, tx, params)
 	if err != nil {
 		return fmt.Errorf("queue messages: %w", err)
 	}

@@ -97,6 +97,12 @@ func (w *MessageWorker) Work(ctx context.Context, job *river.Job[MessageArgs]) e
 	} else if sent {
 		return nil
 	}
+	if !kind.ForStaff() && booking.IsErased(b.Customer.Email) {
+		// The customer's data was erased (GDPR): nothing goes to them.
+		log.InfoContext(ctx, "message not sent", "why", "customer data erased")
+		w.Metrics.skipped(a.Message)
+		return nil
+	}
 	to := b.Customer.Email
 	toName := strings.TrimSpace(b.Customer.FirstName + " " + b.Customer.LastName)
 	if kind.ForStaff() {

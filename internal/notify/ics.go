@@ -155,12 +155,19 @@ func repeated(t time.Time) bool {
 }
 
 // uid is the event's UID: the booking id at the host of the manage link.
-func uid(b Booking) string {
+func uid(b Booking) string { return EventUID(b.ID, b.ManageURL) }
+
+// EventUID is the calendar UID of a booking: "<booking id>@<host of
+// appURL>" (lower case), or "<booking id>@booking" when appURL has no host.
+// The emailed files (appURL: the manage link, which lives at APP_URL) and
+// the calendar feeds (appURL: APP_URL) both use it, so a calendar that got
+// both sees one event.
+func EventUID(bookingID, appURL string) string {
 	host := "booking"
-	if u, err := url.Parse(b.ManageURL); err == nil && u.Hostname() != "" {
+	if u, err := url.Parse(appURL); err == nil && u.Hostname() != "" {
 		host = strings.ToLower(u.Hostname())
 	}
-	return b.ID + "@" + host
+	return bookingID + "@" + host
 }
 
 // cn is the ";CN=..." parameter of a name, "" when there is none.

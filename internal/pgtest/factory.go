@@ -32,6 +32,8 @@ type ResourceOpts struct {
 	CancelUntilHours        *int
 	LateCancelRefundPercent *int
 	RescheduleUntilHours    *int
+	// Capacity is the places of each slot (0: 1).
+	Capacity int
 }
 
 // Int returns a pointer to n, for the optional fields of the factories.
@@ -56,7 +58,7 @@ func randHex(n int) string {
 func CreateResource(t testing.TB, db *postgres.DB, o ResourceOpts) *booking.Resource {
 	t.Helper()
 	r := booking.Resource{Slug: o.Slug, Name: "Room", PriceAmount: o.Price, Currency: o.Currency,
-		DurationMinutes: o.Duration, Timezone: o.Timezone, WeeklyHours: o.WeeklyHours, Active: !o.Inactive}
+		DurationMinutes: o.Duration, Timezone: o.Timezone, WeeklyHours: o.WeeklyHours, Active: !o.Inactive, Capacity: o.Capacity}
 	if r.Slug == "" {
 		r.Slug = "room-" + randHex(4)
 	}

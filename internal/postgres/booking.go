@@ -15,14 +15,14 @@ import (
 const bookingColumns = `b.id::text, b.reference, b.resource_id::text, b.starts_at, b.ends_at, b.status, b.amount_total,
 	b.currency, b.hold_expires_at, b.stripe_session_id, coalesce(b.checkout_url, ''), b.customer_first_name,
 	b.customer_last_name, b.customer_email, coalesce(b.review_reason, ''), b.holds_slot, b.amount_paid,
-	b.amount_refunded, b.amount_withdrawn, b.amount_retained, b.sequence, b.created_at, b.updated_at`
+	b.amount_refunded, b.amount_withdrawn, b.amount_retained, b.sequence, b.created_at, b.updated_at, b.quantity`
 
 // bookingDest returns the scan destinations of bookingColumns.
 func bookingDest(b *booking.Booking) []any {
 	return []any{&b.ID, &b.Reference, &b.ResourceID, &b.StartsAt, &b.EndsAt, &b.Status, &b.AmountTotal,
 		&b.Currency, &b.HoldExpiresAt, &b.StripeSessionID, &b.CheckoutURL, &b.Customer.FirstName,
 		&b.Customer.LastName, &b.Customer.Email, &b.ReviewReason, &b.HoldsSlot, &b.AmountPaid,
-		&b.AmountRefunded, &b.AmountWithdrawn, &b.AmountRetained, &b.Sequence, &b.CreatedAt, &b.UpdatedAt}
+		&b.AmountRefunded, &b.AmountWithdrawn, &b.AmountRetained, &b.Sequence, &b.CreatedAt, &b.UpdatedAt, &b.Quantity}
 }
 
 // utcBooking puts a scanned booking's times in UTC.
@@ -38,20 +38,37 @@ func scanBooking(row pgx.CollectableRow) (booking.Booking, error) {
 	return b, err
 }
 
+// busyRangesSQL reads the bookings holding time of a resource in a
+// range: those booked whole by their blocked range (the index of the
+// no-overlap constraint), the places of shared slots by their start (no
+// buffers, at most a day long).
 const busyRangesSQL = `
-SELECT starts_at, ends_at FROM bookings
-WHERE resource_id = $1 AND holds_slot
+SELECT starts_at, lower(coalesce(blocked, tstzrange(starts_at, ends_at, '[)'))),
+       upper(coalesce(blocked, tstzrange(starts_at, ends_at, '[)'))), quantity, shared
+FROM bookings
+WHERE resource_id = $1 AND holds_slot AND NOT shared
   AND NOT (status = 'pending' AND hold_expires_at <= $4)
-  AND tstzrange(starts_at, ends_at, '[)') && tstzrange($2, $3, '[)')`
+  AND coalesce(blocked, tstzrange(starts_at, ends_at, '[)')) && tstzrange($2, $3, '[)')
+UNION ALL
+SELECT starts_at, starts_at, ends_at, quantity, shared
+FROM bookings
+WHERE resource_id = $1 AND holds_slot AND shared
+  AND NOT (status = 'pending' AND hold_expires_at <= $4)
+  AND starts_at > $2::timestamptz - interval '1 day' AND starts_at < $3 AND ends_at > $2`
 
-// BusyRanges lists the ranges held by bookings of a resource that overlap
+// BusyRanges lists the bookings holding time of a resource that overlap
 // [from, to); pending holds that lapsed before now do not count.
-func (db *DB) BusyRanges(ctx context.Context, resourceID string, from, to, now time.Time) ([]booking.Slot, error) {
-	rows, _ := db.Pool.Query(ctx, busyRangesSQL, resourceID, from, to, now)
-	s, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (booking.Slot, error) {
-		var s booking.Slot
-		err := row.Scan(&s.StartsAt, &s.EndsAt)
-		return s, err
+func (db *DB) BusyRanges(ctx context.Context, resourceID string, from, to, now time.Time) ([]booking.Busy, error) {
+	return busyRanges(ctx, db.Pool, resourceID, from, to, now)
+}
+
+func busyRanges(ctx context.Context, q queryer, resourceID string, from, to, now time.Time) ([]booking.Busy, error) {
+	rows, _ := q.Query(ctx, busyRangesSQL, resourceID, from, to, now)
+	s, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (booking.Busy, error) {
+		var b booking.Busy
+		err := row.Scan(&b.StartsAt, &b.Blocked.StartsAt, &b.Blocked.EndsAt, &b.Quantity, &b.Shared)
+		b.StartsAt, b.Blocked.StartsAt, b.Blocked.EndsAt = b.StartsAt.UTC(), b.Blocked.StartsAt.UTC(), b.Blocked.EndsAt.UTC()
+		return b, err
 	})
 	return s, interpretError(err)
 }
@@ -108,19 +125,22 @@ func (db *DB) ForgetKey(ctx context.Context, keyHash []byte) error {
 	return interpretError(err)
 }
 
-// releaseLapsedSQL expires pending holds that lapsed and overlap a range, so a
+// releaseLapsedSQL expires pending holds that lapsed and overlap a range
+// (by their blocked range; places of a shared slot by their own), so a
 // lapsed hold never blocks a new booking even when no webhook or sweep ran.
+// Places of shared slots are given back by trigger (bookings_count_places).
 const releaseLapsedSQL = `
 UPDATE bookings
 SET status = 'expired', status_cause = 'system', status_cause_ref = 'hold_lapsed', updated_at = now()
 WHERE resource_id = $1 AND status = 'pending' AND hold_expires_at <= $4
-  AND tstzrange(starts_at, ends_at, '[)') && tstzrange($2, $3, '[)')`
+  AND coalesce(blocked, tstzrange(starts_at, ends_at, '[)')) && tstzrange($2, $3, '[)')`
 
 const insertBookingSQL = `
 INSERT INTO bookings AS b (id, reference, resource_id, starts_at, ends_at, status, amount_total, currency, hold_expires_at,
     customer_first_name, customer_last_name, customer_email, customer_token_hash, status_cause, status_cause_ref,
-    stripe_session_id, checkout_url)
-VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+    stripe_session_id, checkout_url, blocked, quantity, shared)
+VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+    tstzrange($17, $18, '[)'), $19, $20)
 RETURNING ` + bookingColumns
 
 const storeIdemAnswerSQL = `UPDATE idempotency_keys SET booking_id = $2, response = $3 WHERE key_hash = $1`
@@ -131,26 +151,11 @@ const storeIdemAnswerSQL = `UPDATE idempotency_keys SET booking_id = $2, respons
 func (db *DB) CreateHold(ctx context.Context, h booking.NewHold, seal func(*booking.Booking) []byte) (*booking.Booking, error) {
 	var out *booking.Booking
 	err := db.Transact(ctx, func(tx pgx.Tx) error {
-		var b pgx.Batch
-		b.Queue(releaseLapsedSQL, h.Resource.ID, h.Slot.StartsAt, h.Slot.EndsAt, h.Now)
-		b.Queue(insertBookingSQL, h.ID, h.Reference, h.Resource.ID, h.Slot.StartsAt, h.Slot.EndsAt,
-			h.Resource.PriceAmount, h.Resource.Currency, h.HoldUntil, h.Customer.FirstName, h.Customer.LastName,
-			h.Customer.Email, h.TokenHash, h.Cause.Kind, h.Cause.Ref, h.SessionID, h.CheckoutURL)
-		br := tx.SendBatch(ctx, &b)
-		_, err := br.Exec()
-		if err == nil {
-			var rows pgx.Rows
-			rows, err = br.Query()
-			if err == nil {
-				var bk booking.Booking
-				bk, err = pgx.CollectExactlyOneRow(rows, scanBooking)
-				out = &bk
-			}
+		var err error
+		if out, err = insertHold(ctx, tx, &h); err != nil {
+			return err
 		}
-		if cerr := br.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
+		if err := db.enqueueCreated(ctx, tx, out); err != nil {
 			return err
 		}
 		sealed := seal(out)
@@ -164,6 +169,47 @@ func (db *DB) CreateHold(ctx context.Context, h booking.NewHold, seal func(*book
 		return nil, err
 	}
 	return out, nil
+}
+
+// insertHold expires the lapsed holds in h's way and inserts h, in tx.
+func insertHold(ctx context.Context, tx pgx.Tx, h *booking.NewHold) (*booking.Booking, error) {
+	var b pgx.Batch
+	b.Queue(releaseLapsedSQL, h.Resource.ID, h.Blocked.StartsAt, h.Blocked.EndsAt, h.Now)
+	b.Queue(insertBookingSQL, holdArgs(h)...)
+	br := tx.SendBatch(ctx, &b)
+	var out *booking.Booking
+	_, err := br.Exec()
+	if err == nil {
+		var rows pgx.Rows
+		rows, err = br.Query()
+		if err == nil {
+			var bk booking.Booking
+			bk, err = pgx.CollectExactlyOneRow(rows, scanBooking)
+			out = &bk
+		}
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// holdArgs are the arguments of insertBookingSQL for h.
+func holdArgs(h *booking.NewHold) []any {
+	amount, qty, blocked := h.Amount, max(h.Quantity, 1), h.Blocked
+	if amount == 0 {
+		amount = h.Resource.PriceAmount * int64(qty)
+	}
+	if blocked.StartsAt.IsZero() {
+		blocked = h.Slot
+	}
+	return []any{h.ID, h.Reference, h.Resource.ID, h.Slot.StartsAt, h.Slot.EndsAt,
+		amount, h.Resource.Currency, h.HoldUntil, h.Customer.FirstName, h.Customer.LastName,
+		h.Customer.Email, h.TokenHash, h.Cause.Kind, h.Cause.Ref, h.SessionID, h.CheckoutURL,
+		blocked.StartsAt, blocked.EndsAt, qty, h.Shared}
 }
 
 const findBookingWithTokenSQL = `SELECT ` + bookingColumns + `, b.customer_token_hash FROM bookings b WHERE b.id = $1`

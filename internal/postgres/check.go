@@ -68,8 +68,9 @@ LIMIT $1`},
 SELECT a.id::text, o.id::text, 'both hold ' || o.starts_at || ' - ' || o.ends_at
 FROM bookings a JOIN bookings o
   ON o.resource_id = a.resource_id AND o.id > a.id AND o.holds_slot
- AND tstzrange(o.starts_at, o.ends_at, '[)') && tstzrange(a.starts_at, a.ends_at, '[)')
-WHERE a.holds_slot
+ AND NOT o.shared
+ AND coalesce(o.blocked, tstzrange(o.starts_at, o.ends_at, '[)')) && coalesce(a.blocked, tstzrange(a.starts_at, a.ends_at, '[)'))
+WHERE a.holds_slot AND NOT a.shared
 LIMIT $1`},
 	{booking.ViolationRefundsExceed, true, `
 SELECT p.booking_id::text, p.id::text, 'payment of ' || p.amount || ', refunds of ' || sum(r.amount)

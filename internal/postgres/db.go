@@ -133,6 +133,10 @@ const (
 	constraintEventID    = "webhook_events_pkey"
 	constraintStaffEmail = "staff_users_email_key"
 	constraintSlug       = "resources_slug_key"
+	// Raised by the bookings_count_places trigger (migration 00011) when a
+	// shared slot has not enough places left: a slot conflict, like
+	// constraintNoOverlap.
+	constraintPlaces = "slot_places_capacity"
 )
 
 // isConstraint reports whether err is a violation of the named constraint
@@ -164,7 +168,7 @@ func interpretError(err error) error {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch {
-		case pgErr.Code == "23P01" && pgErr.ConstraintName == constraintNoOverlap:
+		case pgErr.Code == "23P01" && (pgErr.ConstraintName == constraintNoOverlap || pgErr.ConstraintName == constraintPlaces):
 			return booking.WrapError(booking.ESlotUnavailable, "This slot is no longer available.", err)
 		case pgErr.Code == "23505":
 			return booking.WrapError(booking.EConflict, "This already exists.", err)

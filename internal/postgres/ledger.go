@@ -94,12 +94,22 @@ func (db *DB) applyEvent(ctx context.Context, ev *booking.PaymentEvent, decide f
 	var first pgx.Batch
 	first.Queue("BEGIN")
 	lookup := queueEventState(&first, ev)
+	if lookup {
+		// The webhook endpoints the change's events may go to, read in this
+		// round trip rather than in one of their own (docs/adr/0010).
+		first.Queue(enabledEndpointsSQL)
+	}
 	br := conn.SendBatch(ctx, &first)
 	_, err = br.Exec()
 	var st *booking.State
 	var waiting []waitingEvent
+	var endpoints []booking.WebhookEndpoint
 	if err == nil && lookup {
 		st, waiting, err = readEventState(br, ev)
+		if err == nil {
+			rows, _ := br.Query()
+			endpoints, err = readEndpoints(rows)
+		}
 	}
 	if cerr := br.Close(); err == nil {
 		err = cerr
@@ -154,7 +164,7 @@ func (db *DB) applyEvent(ctx context.Context, ev *booking.PaymentEvent, decide f
 	if err != nil {
 		return nil, err
 	}
-	if err := db.enqueueNotices(ctx, openTx{conn.Conn()}, st, &p); err != nil {
+	if err := db.enqueueNotices(ctx, openTx{conn.Conn()}, st, &p, &endpoints); err != nil {
 		return nil, err
 	}
 	queuePlan(&last, st, &p, ev.SessionID, rowDone)
@@ -192,7 +202,7 @@ func (db *DB) applyEvent(ctx context.Context, ev *booking.PaymentEvent, decide f
 		if err != nil {
 			return nil, err
 		}
-		if err := db.enqueueNotices(ctx, openTx{conn.Conn()}, st, &lp); err != nil {
+		if err := db.enqueueNotices(ctx, openTx{conn.Conn()}, st, &lp, &endpoints); err != nil {
 			return nil, err
 		}
 		var b pgx.Batch

@@ -11,23 +11,60 @@ import (
 	"github.com/bookingplatform/booking/internal/booking"
 )
 
-// NoticeQueue inserts the jobs of notices in the transaction of the change
-// that causes them (internal/jobs.Queue).
+// NoticeQueue inserts the jobs of notices and of outgoing webhook
+// deliveries in the transaction of the change that causes them
+// (internal/jobs.Queue).
 type NoticeQueue interface {
-	Enqueue(ctx context.Context, tx pgx.Tx, notices []booking.Notice) error
+	Enqueue(ctx context.Context, tx pgx.Tx, notices []booking.Notice, hooks []booking.WebhookTarget) error
 }
 
-// enqueueNotices queues the messages plan p causes for the booking in st
-// (as it is before p), in the open transaction tx.
-func (db *DB) enqueueNotices(ctx context.Context, tx pgx.Tx, st *booking.State, p *booking.Plan) error {
+// enqueueNotices queues the messages and outgoing webhooks plan p causes
+// for the booking in st (as it is before p), in the open transaction tx.
+// endpoints are the enabled webhook endpoints when the caller read them
+// already (ApplyEvent does, in its first pipeline); nil reads them in tx,
+// and only when the change causes an event.
+func (db *DB) enqueueNotices(ctx context.Context, tx pgx.Tx, st *booking.State, p *booking.Plan,
+	endpoints *[]booking.WebhookEndpoint,
+) error {
 	if db.Notices == nil {
 		return nil
 	}
 	n := booking.Notices(st, p)
-	if len(n) == 0 {
+	var hooks []booking.WebhookTarget
+	if events := booking.WebhookEvents(st, p); len(events) > 0 {
+		if endpoints == nil {
+			rows, _ := tx.Query(ctx, enabledEndpointsSQL)
+			eps, err := readEndpoints(rows)
+			if err != nil {
+				return err
+			}
+			endpoints = &eps
+		}
+		hooks = booking.WebhookTargets(events, *endpoints)
+	}
+	if len(n) == 0 && len(hooks) == 0 {
 		return nil
 	}
-	return db.Notices.Enqueue(ctx, tx, n)
+	return db.Notices.Enqueue(ctx, tx, n, hooks)
+}
+
+// enqueueCreated queues booking.created for the endpoints that ask for it,
+// in tx, the transaction that inserts hold b. It reads the endpoints in tx
+// (one small statement) only when a queue is configured.
+func (db *DB) enqueueCreated(ctx context.Context, tx pgx.Tx, b *booking.Booking) error {
+	if db.Notices == nil {
+		return nil
+	}
+	rows, _ := tx.Query(ctx, enabledEndpointsSQL)
+	eps, err := readEndpoints(rows)
+	if err != nil {
+		return err
+	}
+	hooks := booking.WebhookTargets([]booking.WebhookEvent{{Type: booking.EventBookingCreated, Booking: *b}}, eps)
+	if len(hooks) == 0 {
+		return nil
+	}
+	return db.Notices.Enqueue(ctx, tx, nil, hooks)
 }
 
 // errOpenTx: the transaction of an openTx is ended by its owner.

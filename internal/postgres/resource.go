@@ -12,16 +12,25 @@ import (
 )
 
 const resourceColumns = `id::text, slug, name, description, price_amount, currency, duration_minutes, timezone, weekly_hours, active,
-	location, reminder_hours, cancel_until_hours, late_cancel_refund_percent, reschedule_until_hours`
+	location, reminder_hours, cancel_until_hours, late_cancel_refund_percent, reschedule_until_hours,
+	slot_interval_minutes, buffer_before_minutes, buffer_after_minutes, min_notice_minutes, max_advance_days, capacity,
+	` + resourceOverridesColumn
 
 func scanResource(row pgx.CollectableRow) (booking.Resource, error) {
 	var r booking.Resource
-	var hours []byte
+	var hours, overrides []byte
 	err := row.Scan(&r.ID, &r.Slug, &r.Name, &r.Description, &r.PriceAmount, &r.Currency,
 		&r.DurationMinutes, &r.Timezone, &hours, &r.Active, &r.Location, &r.ReminderHours, &r.CancelUntilHours,
-		&r.LateCancelRefundPercent, &r.RescheduleUntilHours)
+		&r.LateCancelRefundPercent, &r.RescheduleUntilHours, &r.SlotIntervalMinutes, &r.BufferBeforeMinutes,
+		&r.BufferAfterMinutes, &r.MinNoticeMinutes, &r.MaxAdvanceDays, &r.Capacity, &overrides)
 	if err != nil {
 		return r, err
+	}
+	if err := json.Unmarshal(overrides, &r.Overrides); err != nil {
+		return r, fmt.Errorf("decode overrides of resource %s: %w", r.ID, err)
+	}
+	if r.Overrides == nil {
+		r.Overrides = []booking.DateOverride{}
 	}
 	if err := json.Unmarshal(hours, &r.WeeklyHours); err != nil {
 		return r, fmt.Errorf("decode weekly hours of resource %s: %w", r.ID, err)
@@ -77,8 +86,9 @@ func (db *DB) DefaultResource(ctx context.Context) (*booking.Resource, error) {
 
 const createResourceSQL = `
 INSERT INTO resources (slug, name, description, price_amount, currency, duration_minutes, timezone, weekly_hours, active, is_default,
-    location, reminder_hours, cancel_until_hours, late_cancel_refund_percent, reschedule_until_hours)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+    location, reminder_hours, cancel_until_hours, late_cancel_refund_percent, reschedule_until_hours,
+    slot_interval_minutes, buffer_before_minutes, buffer_after_minutes, min_notice_minutes, max_advance_days, capacity)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
 RETURNING ` + resourceColumns
 
 // CreateResource inserts a resource. isDefault makes it the resource of the
@@ -90,7 +100,8 @@ func (db *DB) CreateResource(ctx context.Context, r *booking.Resource, isDefault
 	}
 	rows, _ := db.Pool.Query(ctx, createResourceSQL, r.Slug, r.Name, r.Description, r.PriceAmount,
 		r.Currency, r.DurationMinutes, r.Timezone, hours, r.Active, isDefault, r.Location, r.ReminderHours, r.CancelUntilHours,
-		r.LateCancelRefundPercent, r.RescheduleUntilHours)
+		r.LateCancelRefundPercent, r.RescheduleUntilHours, r.SlotIntervalMinutes, r.BufferBeforeMinutes,
+		r.BufferAfterMinutes, r.MinNoticeMinutes, r.MaxAdvanceDays, max(r.Capacity, 1))
 	out, err := pgx.CollectExactlyOneRow(rows, scanResource)
 	if err != nil {
 		return nil, interpretError(err)
@@ -102,7 +113,9 @@ const updateResourceSQL = `
 UPDATE resources
 SET slug = $2, name = $3, description = $4, price_amount = $5, currency = $6, duration_minutes = $7,
     timezone = $8, weekly_hours = $9, active = $10, location = $11, reminder_hours = $12, cancel_until_hours = $13,
-    late_cancel_refund_percent = $14, reschedule_until_hours = $15, updated_at = now()
+    late_cancel_refund_percent = $14, reschedule_until_hours = $15, slot_interval_minutes = $16,
+    buffer_before_minutes = $17, buffer_after_minutes = $18, min_notice_minutes = $19, max_advance_days = $20,
+    capacity = $21, updated_at = now()
 WHERE id = $1
 RETURNING ` + resourceColumns
 
@@ -114,7 +127,8 @@ func (db *DB) UpdateResource(ctx context.Context, r *booking.Resource) (*booking
 	}
 	rows, _ := db.Pool.Query(ctx, updateResourceSQL, r.ID, r.Slug, r.Name, r.Description, r.PriceAmount,
 		r.Currency, r.DurationMinutes, r.Timezone, hours, r.Active, r.Location, r.ReminderHours, r.CancelUntilHours,
-		r.LateCancelRefundPercent, r.RescheduleUntilHours)
+		r.LateCancelRefundPercent, r.RescheduleUntilHours, r.SlotIntervalMinutes, r.BufferBeforeMinutes,
+		r.BufferAfterMinutes, r.MinNoticeMinutes, r.MaxAdvanceDays, max(r.Capacity, 1))
 	out, err := pgx.CollectExactlyOneRow(rows, scanResource)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, booking.Errorf(booking.ENotFound, "Resource not found.")

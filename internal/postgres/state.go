@@ -218,7 +218,7 @@ func takeSlot(ctx context.Context, tx dbtx, st *booking.State, p booking.Plan, s
 		return p, false, err
 	}
 	_, err := tx.Exec(ctx, updateBookingSQL, bookingArgs(st, p.After, sessionID)...)
-	if isConstraint(err, "23P01", constraintNoOverlap) {
+	if isConstraint(err, "23P01", constraintNoOverlap) || isConstraint(err, "23P01", constraintPlaces) {
 		if _, err := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT take_slot"); err != nil {
 			return p, false, err
 		}
@@ -323,7 +323,7 @@ func (db *DB) ChangeBooking(ctx context.Context, id string, decide func(st *book
 		if err != nil {
 			return err
 		}
-		if err := db.enqueueNotices(ctx, tx, st, &p); err != nil {
+		if err := db.enqueueNotices(ctx, tx, st, &p, nil); err != nil {
 			return err
 		}
 		var b pgx.Batch

@@ -33,14 +33,16 @@ const (
 // paidCheckoutPath is what ApplyEvent sends for a paid
 // checkout.session.completed of a pending booking that holds its slot: one
 // pipeline that begins, takes the PaymentIntent's lock, locks the booking
-// and reads its money; one that records the payment, confirms the booking,
-// writes the ledger row with its outcome and commits.
+// and reads its money and the enabled webhook endpoints (none here); one
+// that records the payment, confirms the booking, writes the ledger row
+// with its outcome and commits.
 var paidCheckoutPath = [][]pathStatement{
 	{
 		{"BEGIN", nil},
 		{lockIntentSQL, []string{pathIntent}},
 		{lockBookingBySessionSQL, []string{pathSession, pathBooking}},
 		{moneyBySessionSQL, []string{pathSession, pathEvent, pathIntent, pathBooking}},
+		{enabledEndpointsSQL, nil},
 	},
 	{
 		{insertPaymentSQL, []string{pathBooking, pathSession, pathIntent, ":amount", ":currency", pathEvent}},

@@ -12,7 +12,7 @@
   const submitBtn = $('submit');
   const formError = $('form-error');
 
-  const state = { resources: [], resource: null, date: '', slots: [], slot: '', seq: 0, busy: false };
+  const state = { resources: [], resource: null, date: '', slots: [], slot: '', seq: 0, busy: false, month: '', monthSeq: 0 };
 
   function todayIn(tz) {
     return B.formatIn(new Date(), tz, { year: 'numeric', month: '2-digit', day: '2-digit' })
@@ -81,7 +81,75 @@
         updateSummary();
       });
       const label = B.el('label', { for: id, title: B.timeIn(s.startsAt, state.resource.timezone) + '–' + B.timeIn(s.endsAt, state.resource.timezone) }, [B.timeIn(s.startsAt, state.resource.timezone)]);
-      slotsBox.appendChild(B.el('div', { className: 'slot' }, [input, label]));
+      const parts = [input, label];
+      // A resource with places (a class) shows how many are left.
+      if ((state.resource.capacity || 1) > 1) {
+        const n = s.placesLeft || 0;
+        parts.push(B.el('span', { className: 'slot-places' + (n <= 3 ? ' is-low' : ''), text: n === 1 ? '1 place left' : n + ' places left' }));
+      }
+      slotsBox.appendChild(B.el('div', { className: 'slot' }, parts));
+    });
+  }
+
+  // The month calendar: one request per month (the month view), each day
+  // a button, greyed out and disabled when full, closed, past or beyond
+  // the booking horizon.
+  const dayNames = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
+  const dayWhy = { full: 'full', closed: 'closed', past: 'no longer bookable', beyond_horizon: 'not bookable yet' };
+
+  function monthOf(date) { return date.slice(0, 7); }
+
+  function shiftMonth(month, n) {
+    const p = month.split('-').map(Number);
+    return new Date(Date.UTC(p[0], p[1] - 1 + n, 1)).toISOString().slice(0, 7);
+  }
+
+  function lastDay(month) {
+    const p = month.split('-').map(Number);
+    return new Date(Date.UTC(p[0], p[1], 0)).toISOString().slice(0, 10);
+  }
+
+  async function loadMonth(month) {
+    if (!state.resource) return;
+    state.month = month;
+    const seq = ++state.monthSeq;
+    const grid = $('month-grid');
+    const p = month.split('-').map(Number);
+    $('month-title').textContent = B.formatIn(new Date(Date.UTC(p[0], p[1] - 1, 15)), 'UTC', { month: 'long', year: 'numeric' });
+    $('prev-month').disabled = month <= monthOf(todayIn(state.resource.timezone));
+    $('month').setAttribute('aria-busy', 'true');
+    const res = await B.api('GET', '/api/resources/' + encodeURIComponent(state.resource.id) + '/availability?from=' +
+      month + '-01&to=' + lastDay(month));
+    if (seq !== state.monthSeq) return;
+    grid.textContent = '';
+    dayNames.forEach(function (n) { grid.appendChild(B.el('span', { className: 'month-dow', text: n })); });
+    const days = (res.ok && res.body && res.body.days) || [];
+    const first = new Date(Date.UTC(p[0], p[1] - 1, 1)).getUTCDay();
+    for (let i = 0; i < (first + 6) % 7; i++) grid.appendChild(B.el('span', { className: 'month-day is-blank' }));
+    const many = (state.resource.capacity || 1) > 1;
+    days.forEach(function (d) {
+      const free = d.status === 'available';
+      const n = many ? d.placesLeft : d.freeSlots;
+      const note = free ? (n + (many ? (n === 1 ? ' place' : ' places') : (n === 1 ? ' time' : ' times'))) : dayWhy[d.status] || '';
+      const btn = B.el('button', { type: 'button', className: 'month-day' + (free ? ' is-free' : '') + (d.date === state.date ? ' is-selected' : ''),
+        title: longDate(d.date) + ': ' + note }, [String(Number(d.date.slice(8))), B.el('small', { text: free ? String(n) : '' })]);
+      btn.dataset.date = d.date;
+      btn.dataset.status = d.status;
+      btn.setAttribute('aria-label', longDate(d.date) + ', ' + note);
+      btn.disabled = !free;
+      btn.addEventListener('click', function () { loadDay(d.date); });
+      grid.appendChild(btn);
+    });
+    $('month').setAttribute('aria-busy', 'false');
+  }
+
+  function markMonth() {
+    if (state.date && monthOf(state.date) !== state.month) {
+      loadMonth(monthOf(state.date));
+      return;
+    }
+    Array.prototype.forEach.call($('month-grid').querySelectorAll('.month-day'), function (b) {
+      b.classList.toggle('is-selected', b.dataset.date === state.date);
     });
   }
 
@@ -89,6 +157,7 @@
   async function loadDay(date) {
     state.date = date;
     dateInput.value = date;
+    markMonth();
     $('prev-day').disabled = date <= todayIn(state.resource.timezone);
     const seq = ++state.seq;
     slotsBox.setAttribute('aria-busy', 'true');
@@ -125,6 +194,7 @@
     updateSummary();
     if (!state.resource) return;
     state.seq++;
+    state.month = '';
     await loadDay(await firstOpenDay());
   }
 
@@ -160,6 +230,12 @@
   });
   $('next-day').addEventListener('click', function () {
     if (state.date && state.resource) loadDay(addDays(state.date, 1));
+  });
+  $('prev-month').addEventListener('click', function () {
+    if (state.month) loadMonth(shiftMonth(state.month, -1));
+  });
+  $('next-month').addEventListener('click', function () {
+    if (state.month) loadMonth(shiftMonth(state.month, 1));
   });
 
   function setBusy(busy, text) {
@@ -206,6 +282,7 @@
       case 409:
         B.showAlert(formError, 'Sorry, that time was just taken by someone else. Please pick another time.');
         state.slot = '';
+        state.month = '';
         await loadDay(state.date);
         break;
       case 422: {

@@ -1,0 +1,550 @@
+package httpapi_test
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bookingplatform/booking/internal/app"
+	"github.com/bookingplatform/booking/internal/booking"
+	"github.com/bookingplatform/booking/internal/mailer"
+	"github.com/bookingplatform/booking/internal/mailtest"
+	"github.com/bookingplatform/booking/internal/pgtest"
+)
+
+// swVerify is an independent implementation of the Standard Webhooks
+// verification (https://www.standardwebhooks.com), written from the
+// specification and not calling the product's signer: the signed content is
+// "<webhook-id>.<webhook-timestamp>.<body>", the key the base64 after
+// "whsec_", the header a space-separated list of "v1,<base64 HMAC-SHA256>";
+// a timestamp more than five minutes away from now is refused.
+func swVerify(secret string, h http.Header, body []byte, now time.Time) error {
+	id, ts, sigs := h.Get("webhook-id"), h.Get("webhook-timestamp"), h.Get("webhook-signature")
+	if id == "" || ts == "" || sigs == "" {
+		return fmt.Errorf("missing headers")
+	}
+	sec, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return fmt.Errorf("bad timestamp %q", ts)
+	}
+	if d := now.Sub(time.Unix(sec, 0)); d > 5*time.Minute || d < -5*time.Minute {
+		return fmt.Errorf("timestamp %s too far from now", ts)
+	}
+	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
+	if err != nil {
+		return err
+	}
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte(id))
+	mac.Write([]byte{'.'})
+	mac.Write([]byte(ts))
+	mac.Write([]byte{'.'})
+	mac.Write(body)
+	want := mac.Sum(nil)
+	for s := range strings.FieldsSeq(sigs) {
+		version, b64, ok := strings.Cut(s, ",")
+		if !ok || version != "v1" {
+			continue
+		}
+		got, err := base64.StdEncoding.DecodeString(b64)
+		if err == nil && hmac.Equal(got, want) {
+			return nil
+		}
+	}
+	return fmt.Errorf("no valid signature in %q", sigs)
+}
+
+// receiver is a webhook receiver that checks every request's signature,
+// applies each event id once, and checks that the events of a booking come
+// in the order of their timestamps. fail decides how to answer request n
+// (0-based): 0 for 200, a status, or -1 to hang past the client's timeout.
+type receiver struct {
+	t      *testing.T
+	srv    *httptest.Server
+	secret atomic.Value
+	fail   func(n int) int
+
+	mu       sync.Mutex
+	requests int
+	applied  map[string]bool           // webhook-id → applied
+	effects  []string                  // "<booking>:<type>" in order applied
+	last     map[string]time.Time      // booking → timestamp of its last applied event
+	bodies   map[string]map[string]any // webhook-id → payload
+	byType   map[string][]string       // type → ids
+	bad      []string
+}
+
+func newReceiver(t *testing.T, fail func(n int) int) *receiver {
+	rc := &receiver{t: t, fail: fail, applied: map[string]bool{}, last: map[string]time.Time{},
+		bodies: map[string]map[string]any{}, byType: map[string][]string{}}
+	rc.srv = httptest.NewServer(http.HandlerFunc(rc.serve))
+	t.Cleanup(rc.srv.Close)
+	return rc
+}
+
+func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	rc.mu.Lock()
+	n := rc.requests
+	rc.requests++
+	rc.mu.Unlock()
+	if rc.fail != nil {
+		switch code := rc.fail(n); {
+		case code < 0:
+			select {
+			case <-r.Context().Done():
+			case <-time.After(3 * time.Second):
+			}
+			return
+		case code > 0:
+			http.Error(w, "receiver down "+strings.Repeat("x", 3000), code)
+			return
+		}
+	}
+	secret, _ := rc.secret.Load().(string)
+	if err := swVerify(secret, r.Header, body, time.Now()); err != nil {
+		rc.mu.Lock()
+		rc.bad = append(rc.bad, err.Error())
+		rc.mu.Unlock()
+		http.Error(w, "bad signature", http.StatusUnauthorized)
+		return
+	}
+	var ev struct {
+		ID        string         `json:"id"`
+		Type      string         `json:"type"`
+		Timestamp time.Time      `json:"timestamp"`
+		Data      map[string]any `json:"data"`
+	}
+	if err := json.Unmarshal(body, &ev); err != nil {
+		http.Error(w, "bad json", http.StatusBadRequest)
+		return
+	}
+	id := r.Header.Get("webhook-id")
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if ev.ID != id {
+		rc.bad = append(rc.bad, "payload id "+ev.ID+" differs from webhook-id "+id)
+	}
+	if rc.applied[id] {
+		w.WriteHeader(http.StatusOK) // already applied: acknowledged, no effect
+		return
+	}
+	rc.applied[id] = true
+	rc.bodies[id] = ev.Data
+	rc.byType[ev.Type] = append(rc.byType[ev.Type], id)
+	bid, _ := ev.Data["id"].(string)
+	if bid != "" {
+		if prev, ok := rc.last[bid]; ok && ev.Timestamp.Before(prev) {
+			rc.bad = append(rc.bad, fmt.Sprintf("%s of %s arrived after a later event", ev.Type, bid))
+		}
+		rc.last[bid] = ev.Timestamp
+	}
+	rc.effects = append(rc.effects, bid+":"+ev.Type)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (rc *receiver) snapshot() (effects []string, requests int, bad []string) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return slices.Clone(rc.effects), rc.requests, slices.Clone(rc.bad)
+}
+
+func (rc *receiver) waitEffects(t *testing.T, n int, within time.Duration) []string {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		if e, _, _ := rc.snapshot(); len(e) >= n {
+			return e
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	e, reqs, bad := rc.snapshot()
+	t.Fatalf("receiver applied %d events (%v) after %d requests, want %d; problems %v", len(e), e, reqs, n, bad)
+	return nil
+}
+
+type hookOpts struct {
+	production bool
+	allowed    []netip.Prefix
+	now        func() time.Time
+	mail       bool
+}
+
+// hookSetup is the staff product with the job queue working (50 ms poll),
+// retries of deliveries 30 ms apart and a 400 ms delivery timeout.
+func hookSetup(t *testing.T, o hookOpts) (*testBundle, *staffClient, string) {
+	t.Helper()
+	staff := ""
+	tb := setup(t, setupOpts{now: o.now, configure: func(opts *app.Options) {
+		opts.NoStaff, opts.HashParams, opts.LoginPerMinute = false, staffParams, 10000
+		opts.JobPoll, opts.WebhookRetryBase, opts.WebhookTimeout = 50*time.Millisecond, 30*time.Millisecond,
+			400*time.Millisecond
+		opts.Production, opts.WebhookAllowedNetworks = o.production, o.allowed
+		if o.mail {
+			cfg, err := mailer.ParseURL(mailtest.SMTPURL())
+			if err != nil {
+				t.Fatal(err)
+			}
+			sender, err := mailer.NewSender(cfg, "Studio Bookings <bookings@example.com>",
+				mailer.SenderOpts{DialTimeout: 2 * time.Second, SendTimeout: 10 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			staff = mailtest.Recipient(t)
+			opts.Mail, opts.StaffEmail, opts.AppURL = sender, staff, "https://book.example.com"
+		}
+	}})
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := tb.app.Queue.Start(ctx); err != nil {
+		t.Fatalf("start queue: %v", err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer scancel()
+		_ = tb.app.Queue.Stop(sctx)
+	})
+	admin, _ := staffLogin(t, tb, booking.RoleAdmin)
+	return tb, admin, staff
+}
+
+type endpointAnswer struct {
+	Endpoint booking.WebhookEndpoint `json:"endpoint"`
+	Secret   string                  `json:"secret"`
+}
+
+func createEndpoint(t *testing.T, admin *staffClient, url string, events ...string) endpointAnswer {
+	t.Helper()
+	var out endpointAnswer
+	resp := admin.do(t, http.MethodPost, "/api/admin/webhook-endpoints", map[string]any{"url": url, "events": events}, nil,
+		&out)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create endpoint %s: status %d", url, resp.StatusCode)
+	}
+	return out
+}
+
+func deliveriesOf(t *testing.T, admin *staffClient, endpointID string) []booking.WebhookDelivery {
+	t.Helper()
+	var out struct{ Items []booking.WebhookDelivery }
+	if resp := admin.do(t, http.MethodGet, "/api/admin/webhook-endpoints/"+endpointID+"/deliveries?limit=200", nil, nil,
+		&out); resp.StatusCode != http.StatusOK {
+		t.Fatalf("deliveries: status %d", resp.StatusCode)
+	}
+	return out.Items
+}
+
+func waitHooksDone(t *testing.T, tb *testBundle) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if pgtest.Count(t, tb.db, `SELECT count(*) FROM river_job WHERE kind = 'webhook_delivery'
+AND state IN ('available', 'running', 'retryable', 'pending', 'scheduled')`) == 0 {
+			return
+		}
+		time.Sleep(30 * time.Millisecond)
+	}
+	t.Fatal("webhook deliveries still waiting")
+}
+
+// A receiver that fails, then hangs past the timeout, then recovers gets
+// every event of a booking once, in order, each verified by an independent
+// Standard Webhooks implementation; the delivery log shows every attempt,
+// and "send again" resends the same event id, which the receiver ignores.
+func TestWebhookDeliveryRetriesInOrder(t *testing.T) {
+	t.Parallel()
+	tb, admin, _ := hookSetup(t, hookOpts{})
+	rc := newReceiver(t, func(n int) int {
+		switch n {
+		case 0:
+			return http.StatusInternalServerError
+		case 1:
+			return -1 // hangs past the 400 ms timeout
+		case 2:
+			return http.StatusBadGateway
+		}
+		return 0
+	})
+	ep := createEndpoint(t, admin, rc.srv.URL+"/hooks", booking.EventBookingCreated, booking.EventBookingConfirmed,
+		booking.EventBookingCancelled, booking.EventBookingRefunded)
+	if !strings.HasPrefix(ep.Secret, "whsec_") || len(ep.Secret) < 6+32 {
+		t.Fatalf("secret %q", ep.Secret)
+	}
+	if raw, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(ep.Secret, "whsec_")); len(raw) < 24 {
+		t.Fatalf("secret has %d random bytes, want 24 or more", len(raw))
+	}
+	rc.secret.Store(ep.Secret)
+	if strings.Contains(tb.logs.String(), ep.Secret) {
+		t.Fatal("the secret is in the log")
+	}
+	// The list never shows the secret.
+	var list struct{ Items []map[string]any }
+	admin.do(t, http.MethodGet, "/api/admin/webhook-endpoints", nil, nil, &list)
+	if len(list.Items) != 1 || list.Items[0]["secret"] != nil {
+		t.Fatalf("list %v", list.Items)
+	}
+
+	// A hold (booking.created), its payment (confirmed), a staff cancel
+	// (refunded or cancelled): three events of one booking.
+	c := tb.book(t, tb.resource.ID, futureSlot(3, 10))
+	if r := tb.deliverEvent(t, paidEvent("evt_hook_"+c.Booking.ID, &c.Booking)); r.status != 200 {
+		t.Fatalf("paid event: %d", r.status)
+	}
+	if resp := admin.do(t, http.MethodPost, "/api/admin/bookings/"+c.Booking.ID+"/cancel", map[string]any{}, nil,
+		nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("staff cancel: %d", resp.StatusCode)
+	}
+	rc.waitEffects(t, 3, 20*time.Second)
+	waitHooksDone(t, tb)
+	effects, _, bad := rc.snapshot()
+	if len(bad) > 0 {
+		t.Fatalf("receiver problems: %v", bad)
+	}
+	final := tb.status(t, c.Booking.ID)
+	if len(effects) < 3 || effects[0] != c.Booking.ID+":booking.created" ||
+		effects[1] != c.Booking.ID+":booking.confirmed" || effects[len(effects)-1] != c.Booking.ID+":booking."+string(final) {
+		t.Fatalf("effects %v, want created, confirmed, …, %s", effects, final)
+	}
+	for _, e := range effects[2:] {
+		if e != c.Booking.ID+":booking.cancelled" && e != c.Booking.ID+":booking.refunded" {
+			t.Fatalf("effects %v", effects)
+		}
+	}
+	// The payload carries the booking as the API shows it.
+	rc.mu.Lock()
+	confirmed := rc.bodies[rc.byType[booking.EventBookingConfirmed][0]]
+	rc.mu.Unlock()
+	if confirmed["status"] != "confirmed" || confirmed["reference"] != c.Booking.Reference ||
+		confirmed["customer"] == nil || confirmed["startsAt"] == nil {
+		t.Fatalf("confirmed payload %v", confirmed)
+	}
+
+	// The log: the three failures of the first event, then deliveries.
+	log := deliveriesOf(t, admin, ep.Endpoint.ID)
+	slices.Reverse(log)
+	if len(log) != 3+len(effects) {
+		t.Fatalf("log has %d attempts, want %d: %+v", len(log), 3+len(effects), log)
+	}
+	first := log[0]
+	if first.Status != booking.DeliveryFailed || first.HTTPStatus != 500 || first.Attempt != 1 ||
+		len(first.Response) > 1024 || !strings.HasPrefix(first.Response, "receiver down") ||
+		first.EventType != booking.EventBookingCreated {
+		t.Errorf("first attempt %+v", first)
+	}
+	if log[1].Status != booking.DeliveryFailed || log[1].HTTPStatus != 0 || !strings.Contains(log[1].Error, "timed out") ||
+		log[1].Attempt != 2 || log[1].LatencyMS < 300 {
+		t.Errorf("second attempt %+v", log[1])
+	}
+	if log[2].HTTPStatus != 502 || log[3].Status != booking.DeliveryDelivered || log[3].Attempt != 4 ||
+		log[3].EventID != first.EventID || log[3].HTTPStatus != 204 {
+		t.Errorf("third and fourth attempts %+v %+v", log[2], log[3])
+	}
+
+	// Send again: the same event id comes back; the receiver applies it once.
+	_, before, _ := rc.snapshot()
+	var again struct{ JobID int64 }
+	if resp := admin.do(t, http.MethodPost, "/api/admin/webhook-deliveries/"+strconv.FormatInt(log[3].ID, 10)+"/retry",
+		map[string]any{}, nil, &again); resp.StatusCode != http.StatusAccepted || again.JobID == 0 {
+		t.Fatalf("send again: status %d %+v", resp.StatusCode, again)
+	}
+	waitHooksDone(t, tb)
+	effects2, after, _ := rc.snapshot()
+	if after != before+1 || len(effects2) != len(effects) {
+		t.Fatalf("send again: %d requests (want %d), effects %v", after, before+1, effects2)
+	}
+	log = deliveriesOf(t, admin, ep.Endpoint.ID)
+	if log[0].EventID != first.EventID || log[0].Status != booking.DeliveryDelivered {
+		t.Fatalf("resent attempt %+v", log[0])
+	}
+	if resp := admin.do(t, http.MethodPost, "/api/admin/webhook-deliveries/999999/retry", map[string]any{}, nil,
+		nil); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("unknown delivery: %d", resp.StatusCode)
+	}
+
+	// Send a test event.
+	var test struct{ Delivery booking.WebhookDelivery }
+	if resp := admin.do(t, http.MethodPost, "/api/admin/webhook-endpoints/"+ep.Endpoint.ID+"/test", map[string]any{},
+		nil, &test); resp.StatusCode != http.StatusOK || test.Delivery.Status != booking.DeliveryDelivered ||
+		test.Delivery.EventType != booking.EventWebhookTest {
+		t.Fatalf("test event: %d %+v", resp.StatusCode, test.Delivery)
+	}
+
+	// Disabled, the endpoint gets nothing more.
+	var upd endpointAnswer
+	if resp := admin.do(t, http.MethodPatch, "/api/admin/webhook-endpoints/"+ep.Endpoint.ID,
+		map[string]any{"enabled": false}, nil, &upd); resp.StatusCode != http.StatusOK || upd.Endpoint.Enabled {
+		t.Fatalf("disable: %d %+v", resp.StatusCode, upd.Endpoint)
+	}
+	c2 := tb.book(t, tb.resource.ID, futureSlot(3, 12))
+	if n := pgtest.Count(t, tb.db, `SELECT count(*) FROM river_job WHERE kind = 'webhook_delivery'
+AND args->>'booking_id' = $1`, c2.Booking.ID); n != 0 {
+		t.Fatalf("%d deliveries queued for a disabled endpoint", n)
+	}
+}
+
+// A change whose transaction rolls back queues no delivery.
+func TestWebhookNothingForRolledBack(t *testing.T) {
+	t.Parallel()
+	tb, admin, _ := hookSetup(t, hookOpts{})
+	rc := newReceiver(t, nil)
+	ep := createEndpoint(t, admin, rc.srv.URL, booking.EventBookingConfirmed)
+	rc.secret.Store(ep.Secret)
+	b := pgtest.CreateBooking(t, tb.db, tb.resource, pgtest.BookingOpts{})
+	_, err := tb.db.ChangeBooking(context.Background(), b.ID, func(st *booking.State) (booking.Plan, error) {
+		// Confirms the booking and records a refund of a payment that does
+		// not exist: the insert fails and the transaction rolls back.
+		return booking.Plan{
+			After: &booking.BookingChange{Status: booking.StatusConfirmed, HoldsSlot: true,
+				Cause: booking.Cause{Kind: booking.CauseSys, Ref: "test"}},
+			Refunds: []booking.Refund{{ID: "re_none", PaymentID: 987654321, Amount: 1, Currency: "eur",
+				Status: "succeeded", Source: "test"}},
+		}, nil
+	})
+	if err == nil {
+		t.Fatal("the change did not fail")
+	}
+	// The same change without the bad refund does queue one.
+	if _, err := tb.db.ChangeBooking(context.Background(), b.ID, func(st *booking.State) (booking.Plan, error) {
+		return booking.Plan{After: &booking.BookingChange{Status: booking.StatusCancelled,
+			Cause: booking.Cause{Kind: booking.CauseSys, Ref: "test"}}}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n := pgtest.Count(t, tb.db, `SELECT count(*) FROM river_job WHERE kind = 'webhook_delivery'`); n != 0 {
+		t.Fatalf("%d deliveries queued, want none (rolled back; cancelled is not subscribed)", n)
+	}
+	if _, _, bad := rc.snapshot(); len(bad) > 0 {
+		t.Fatal(bad)
+	}
+}
+
+// In production the client refuses loopback, link-local and names that
+// resolve to them, at save time and at connect time; networks in
+// WEBHOOK_ALLOWED_NETWORKS pass.
+func TestWebhookSSRFRefusedInProduction(t *testing.T) {
+	t.Parallel()
+	rc := newReceiver(t, nil)
+	_, port, _ := net.SplitHostPort(rc.srv.Listener.Addr().String())
+
+	t.Run("refused", func(t *testing.T) {
+		t.Parallel()
+		tb, admin, _ := hookSetup(t, hookOpts{production: true})
+		for _, u := range []string{"http://127.0.0.1:" + port + "/", "http://169.254.169.254/latest/meta-data/",
+			"http://localhost:" + port + "/", "http://[::1]:" + port + "/", "http://10.1.2.3/", "ftp://example.com/",
+			"file:///etc/passwd"} {
+			var e apiError
+			resp := admin.do(t, http.MethodPost, "/api/admin/webhook-endpoints",
+				map[string]any{"url": u, "events": []string{booking.EventBookingConfirmed}}, nil, &e)
+			checkAPIError(t, resp, e, http.StatusUnprocessableEntity, "validation_failed")
+		}
+		// Past the save-time check (the name resolved elsewhere then, or
+		// was rebound since): refused at connect time.
+		for _, u := range []string{"http://localhost:" + port + "/", "http://169.254.169.254/latest/meta-data/",
+			"http://127.0.0.1:" + port + "/"} {
+			var id string
+			if err := tb.db.Pool.QueryRow(context.Background(), `INSERT INTO webhook_endpoints (url, events, secret)
+VALUES ($1, '{booking.confirmed}', 'whsec_c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0') RETURNING id::text`, u).Scan(&id); err != nil {
+				t.Fatal(err)
+			}
+			var test struct{ Delivery booking.WebhookDelivery }
+			if resp := admin.do(t, http.MethodPost, "/api/admin/webhook-endpoints/"+id+"/test", map[string]any{}, nil,
+				&test); resp.StatusCode != http.StatusOK {
+				t.Fatalf("test %s: status %d", u, resp.StatusCode)
+			}
+			if test.Delivery.Status != booking.DeliveryFailed || !strings.Contains(test.Delivery.Error, "not allowed") {
+				t.Errorf("%s: %+v", u, test.Delivery)
+			}
+		}
+		if _, n, _ := rc.snapshot(); n != 0 {
+			t.Fatalf("the receiver got %d requests", n)
+		}
+	})
+
+	t.Run("allowed network", func(t *testing.T) {
+		t.Parallel()
+		tb, admin, _ := hookSetup(t, hookOpts{production: true, allowed: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+		_ = tb
+		rc2 := newReceiver(t, nil)
+		_, port2, _ := net.SplitHostPort(rc2.srv.Listener.Addr().String())
+		ep := createEndpoint(t, admin, "http://127.0.0.1:"+port2+"/in", booking.EventBookingConfirmed)
+		rc2.secret.Store(ep.Secret)
+		var test struct{ Delivery booking.WebhookDelivery }
+		if resp := admin.do(t, http.MethodPost, "/api/admin/webhook-endpoints/"+ep.Endpoint.ID+"/test", map[string]any{},
+			nil, &test); resp.StatusCode != http.StatusOK || test.Delivery.Status != booking.DeliveryDelivered {
+			t.Fatalf("test: %d %+v", resp.StatusCode, test.Delivery)
+		}
+		// Link-local stays refused.
+		var e apiError
+		resp := admin.do(t, http.MethodPost, "/api/admin/webhook-endpoints",
+			map[string]any{"url": "http://169.254.169.254/", "events": []string{booking.EventBookingConfirmed}}, nil, &e)
+		checkAPIError(t, resp, e, http.StatusUnprocessableEntity, "validation_failed")
+	})
+}
+
+// An endpoint that fails for a day is marked failing and ADMIN is told by
+// email, once; it stays enabled and its deliveries keep being retried.
+func TestWebhookEndpointFailingAfterADay(t *testing.T) {
+	t.Parallel()
+	var shift atomic.Int64
+	now := func() time.Time { return time.Now().Add(time.Duration(shift.Load())) }
+	tb, admin, staff := hookSetup(t, hookOpts{now: now, mail: true})
+	rc := newReceiver(t, func(int) int { return http.StatusServiceUnavailable })
+	ep := createEndpoint(t, admin, rc.srv.URL, booking.EventBookingCancelled)
+	rc.secret.Store(ep.Secret)
+	b := pgtest.CreateBooking(t, tb.db, tb.resource, pgtest.BookingOpts{})
+	if _, err := tb.db.ChangeBooking(context.Background(), b.ID, func(st *booking.State) (booking.Plan, error) {
+		return booking.Plan{After: &booking.BookingChange{Status: booking.StatusCancelled,
+			Cause: booking.Cause{Kind: booking.CauseSys, Ref: "test"}}}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitFor("two failed attempts", func() bool { return len(deliveriesOf(t, admin, ep.Endpoint.ID)) >= 2 })
+	var list struct{ Items []booking.WebhookEndpoint }
+	admin.do(t, http.MethodGet, "/api/admin/webhook-endpoints", nil, nil, &list)
+	if list.Items[0].Failing || list.Items[0].FailingSince == nil {
+		t.Fatalf("after a few failures: %+v", list.Items[0])
+	}
+	shift.Store(int64(25 * time.Hour))
+	waitFor("failing", func() bool {
+		admin.do(t, http.MethodGet, "/api/admin/webhook-endpoints", nil, nil, &list)
+		return list.Items[0].Failing
+	})
+	msgs := mailtest.WaitFor(t, staff, 1, 20*time.Second)
+	if !strings.Contains(msgs[0].Subject, "failing") || !strings.Contains(msgs[0].Text, rc.srv.URL) {
+		t.Fatalf("alert %q:\n%s", msgs[0].Subject, msgs[0].Text)
+	}
+	if !list.Items[0].Enabled {
+		t.Fatal("the endpoint was disabled")
+	}
+	n := len(deliveriesOf(t, admin, ep.Endpoint.ID))
+	waitFor("more attempts", func() bool { return len(deliveriesOf(t, admin, ep.Endpoint.ID)) > n+1 })
+	time.Sleep(200 * time.Millisecond)
+	if c := mailtest.Count(t, staff); c != 1 {
+		t.Fatalf("%d alerts, want 1", c)
+	}
+}
