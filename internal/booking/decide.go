@@ -189,8 +189,17 @@ func decideRefunded(st *State, ev *PaymentEvent) Plan {
 		found = append(found, Refund{ID: fmt.Sprintf("%s:refunded:%d", m.ChargeID, m.AmountRefunded),
 			PaymentID: pay.ID, Amount: delta, Currency: m.Currency, Source: RefundSourceWebhook})
 	}
-	// Never more than what remains of the payment (M3).
-	left := st.remaining(pay)
+	// Refunds the provider made are facts, recorded up to the payment (M3)
+	// whatever a lost dispute took back meanwhile: a refund made before a
+	// dispute and reported after its close is money returned all the same,
+	// and the books show both losses in whichever order the events came.
+	// Never more than the charge's own cumulative refunded amount either:
+	// refunds learnt from a read of the charge (DecideChargeState) carry no
+	// provider ids, so the ids of a list cannot tell them apart.
+	left := pay.Amount - st.refunded(pay.ID)
+	if m.AmountRefunded > 0 {
+		left = min(left, m.AmountRefunded-st.refunded(pay.ID))
+	}
 	var rows []Refund
 	var skipped []string
 	var added int64
@@ -213,7 +222,7 @@ func decideRefunded(st *State, ev *PaymentEvent) Plan {
 	default:
 		p.Outcome = OutcomeProcessed
 	}
-	if left == 0 {
+	if pay.Amount-st.refunded(pay.ID)-added-st.withdrawn(pay.ID) <= 0 {
 		if r := st.owedFor(pay.ID); r != nil {
 			p.Requests = append(p.Requests, RequestUpdate{ID: r.ID, State: RequestDone})
 		}

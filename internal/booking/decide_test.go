@@ -239,6 +239,28 @@ func TestDecideRefunded(t *testing.T) {
 			t.Errorf("plan %+v refunds %+v", p.After, p.Refunds)
 		}
 	})
+	t.Run("a refund reported after a dispute lost in full is still recorded", func(t *testing.T) {
+		t.Parallel()
+		// Refunded 1000 in the Dashboard, then disputed for the whole
+		// payment and lost; the refund's event comes last.
+		st := state(booking.StatusConfirmed, true)
+		st.Disputes = []booking.Dispute{{ID: "dp_1", PaymentID: 1, Amount: price, Status: "lost", Closed: true, Withdrawn: price}}
+		st.Booking.AmountWithdrawn = price
+		p := booking.Decide(st, refundEvent(1000), now)
+		if len(p.Refunds) != 1 || p.Refunds[0].Amount != 1000 || p.After.AmountRefunded != 1000 {
+			t.Errorf("plan %+v refunds %+v", p.After, p.Refunds)
+		}
+	})
+	t.Run("refunds learnt from the charge are not counted again from a list", func(t *testing.T) {
+		t.Parallel()
+		st := state(booking.StatusConfirmed, true)
+		st.Refunds = []booking.Refund{{ID: "ch_1:refunded:1000", PaymentID: 1, Amount: 1000}}
+		st.Booking.AmountRefunded = 1000
+		ev := refundEvent(1000, booking.Refund{ID: "re_dash", Amount: 1000, Currency: currency, Status: "succeeded"})
+		if p := booking.Decide(st, ev, now); len(p.Refunds) != 0 {
+			t.Errorf("counted twice: %+v", p.Refunds)
+		}
+	})
 	t.Run("a refund of a cancelled booking owed its money makes it refunded", func(t *testing.T) {
 		t.Parallel()
 		st := state(booking.StatusCancelled, true)

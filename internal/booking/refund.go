@@ -328,15 +328,14 @@ func DecideChargeState(st *State, paymentID int64, cs *ChargeState, now time.Tim
 				DisputeStatus: d.Status, Currency: d.Currency}}
 		p = decideDispute(st, ev)
 		p.Detail = "read from the payment provider: " + p.Detail
-		if p.Closure != nil && p.Closure.Withdrawn >= st.remaining(pay) {
-			return *st.finish(&p, now)
-		}
 	}
+	// What the provider refunded is recorded up to the payment, whatever a
+	// lost dispute took back (see decideRefunded).
+	delta := min(cs.AmountRefunded-st.refunded(pay.ID), pay.Amount-st.refunded(pay.ID))
 	left := st.remaining(pay)
 	if p.Closure != nil {
 		left -= p.Closure.Withdrawn
 	}
-	delta := min(cs.AmountRefunded-st.refunded(pay.ID), left)
 	if delta <= 0 {
 		if p.Outcome == "" {
 			return Plan{}
@@ -347,7 +346,7 @@ func DecideChargeState(st *State, paymentID int64, cs *ChargeState, now time.Tim
 	p.Detail = joinDetail(p.Detail, "refunds read from the payment provider")
 	p.Refunds = append(p.Refunds, Refund{ID: fmt.Sprintf("%s:refunded:%d", cs.ChargeID, cs.AmountRefunded), PaymentID: pay.ID,
 		Amount: delta, Currency: pay.Currency, Source: RefundSourceProvider})
-	if left == delta {
+	if left <= delta {
 		if r := st.owedFor(pay.ID); r != nil && !slices.ContainsFunc(p.Requests, func(u RequestUpdate) bool { return u.ID == r.ID }) {
 			p.Requests = append(p.Requests, RequestUpdate{ID: r.ID, State: RequestDone})
 		}

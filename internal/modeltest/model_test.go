@@ -205,9 +205,13 @@ func (m *model) money(b *mBooking, ev *wEvent) {
 		m.disputeClosed(b, p, ev.dispute, ev.disputeStat, ev.amount)
 		return
 	}
+	// Stripe's refunds are recorded up to the payment, whatever a lost
+	// dispute took back meanwhile, and never beyond the charge's
+	// cumulative refunded amount (the product's decideRefunded).
 	var add int64
+	unrefunded := min(p.amount-p.refunded, ev.cumulative-p.refunded)
 	if ev.refunds != nil {
-		left := p.remaining()
+		left := unrefunded
 		for _, r := range ev.refunds {
 			if b.refundIDs[r.id] || r.amount > left {
 				continue
@@ -216,7 +220,7 @@ func (m *model) money(b *mBooking, ev *wEvent) {
 			left -= r.amount
 			add += r.amount
 		}
-	} else if d := min(ev.cumulative-p.refunded, p.remaining()); d > 0 {
+	} else if d := unrefunded; d > 0 {
 		add = d
 	}
 	m.refund(b, p, add)
@@ -281,8 +285,8 @@ func (m *model) refundCall(c refundCall, next *refundCall) string {
 		if c.ok && teaches(b, p, &c) && c.disputeStat != "needs_response" && c.dispute != "" {
 			m.disputeClosed(b, p, c.dispute, c.disputeStat, c.disputeAmt)
 		}
-		if c.ok && c.refunded > p.refunded && p.remaining() > 0 {
-			m.refund(b, p, min(c.refunded-p.refunded, p.remaining()))
+		if c.ok && c.refunded > p.refunded {
+			m.refund(b, p, min(c.refunded-p.refunded, p.amount-p.refunded))
 		}
 		return ""
 	}
@@ -311,7 +315,7 @@ func (m *model) refundCall(c refundCall, next *refundCall) string {
 // teaches reports whether a read of payment p's charge tells the product
 // something it did not know: refunds made elsewhere, or how a dispute ended.
 func teaches(b *mBooking, p *mPayment, c *refundCall) bool {
-	if c.refunded > p.refunded && p.remaining() > 0 {
+	if c.refunded > p.refunded {
 		return true
 	}
 	if c.dispute == "" || c.disputeStat == "needs_response" {

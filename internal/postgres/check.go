@@ -56,7 +56,7 @@ LIMIT $1`},
 	{booking.ViolationRefundsExceed, false, `
 SELECT b.id::text, '', 'refunded ' || b.amount_refunded || ' of ' || b.amount_paid
 FROM bookings b
-WHERE b.amount_refunded + b.amount_withdrawn > b.amount_paid
+WHERE b.amount_refunded > b.amount_paid
 ORDER BY b.id
 LIMIT $1`},
 	{booking.ViolationEarlyEvent, false, `
