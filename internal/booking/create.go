@@ -465,15 +465,9 @@ func (s *Booker) Availability(ctx context.Context, id, date string) (*Availabili
 	if err != nil {
 		return nil, &Error{Code: EValidation, Message: "Some fields are invalid.", Fields: map[string]string{"date": "Must be a date as YYYY-MM-DD."}}
 	}
-	if !IsUUID(id) {
-		return nil, Errorf(ENotFound, "Resource not found.")
-	}
-	res, err := s.Store.FindResource(ctx, id)
+	res, err := s.activeResource(ctx, id)
 	if err != nil {
 		return nil, err
-	}
-	if !res.Active {
-		return nil, Errorf(ENotFound, "Resource not found.")
 	}
 	all, err := res.SlotsOn(y, mo, d)
 	if err != nil {
@@ -583,4 +577,20 @@ func IsUUID(s string) bool {
 		}
 	}
 	return true
+}
+
+// activeResource returns resource id when it can be booked.
+// Errors: not_found (unknown or inactive, the same answer), unavailable.
+func (s *Booker) activeResource(ctx context.Context, id string) (*Resource, error) {
+	if !IsUUID(id) {
+		return nil, Errorf(ENotFound, "Resource not found.")
+	}
+	res, err := s.Store.FindResource(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !res.Active {
+		return nil, Errorf(ENotFound, "Resource not found.")
+	}
+	return res, nil
 }

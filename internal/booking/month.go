@@ -59,15 +59,9 @@ func (s *Booker) MonthAvailability(ctx context.Context, id, from, to string) (*M
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	if !IsUUID(id) {
-		return nil, Errorf(ENotFound, "Resource not found.")
-	}
-	res, err := s.Store.FindResource(ctx, id)
+	res, err := s.activeResource(ctx, id)
 	if err != nil {
 		return nil, err
-	}
-	if !res.Active {
-		return nil, Errorf(ENotFound, "Resource not found.")
 	}
 	now := s.Now()
 	out := &MonthAvailability{ResourceID: res.ID, From: from, To: to, Timezone: res.Timezone,

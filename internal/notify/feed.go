@@ -53,16 +53,9 @@ func Feed(events []FeedEvent, opts FeedOpts) ([]byte, error) {
 	if !opts.From.Before(opts.To) {
 		return nil, errors.New("calendar feed: empty period")
 	}
-	stamp := opts.Stamp
-	if stamp.IsZero() {
-		stamp = time.Now()
-	}
+	stamp := stampOrNow(opts.Stamp)
 	var w icsWriter
-	w.line("BEGIN:VCALENDAR")
-	w.line("PRODID:" + escapeText(ProdID))
-	w.line("VERSION:2.0")
-	w.line("CALSCALE:GREGORIAN")
-	w.line("METHOD:PUBLISH")
+	w.begin("PUBLISH")
 	if opts.Name != "" {
 		w.line("X-WR-CALNAME:" + escapeText(opts.Name))
 	}

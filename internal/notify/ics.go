@@ -71,17 +71,9 @@ func ICS(b Booking, method string, opts ICSOpts) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("calendar: %w", err)
 	}
-	stamp := opts.Stamp
-	if stamp.IsZero() {
-		stamp = time.Now()
-	}
-
+	stamp := stampOrNow(opts.Stamp)
 	var w icsWriter
-	w.line("BEGIN:VCALENDAR")
-	w.line("PRODID:" + escapeText(ProdID))
-	w.line("VERSION:2.0")
-	w.line("CALSCALE:GREGORIAN")
-	w.line("METHOD:" + method)
+	w.begin(method)
 	writeTimezone(&w, loc, b.StartsAt, b.EndsAt)
 	w.line("BEGIN:VEVENT")
 	w.line("UID:" + escapeText(uid(b)))
@@ -307,4 +299,21 @@ func (w *icsWriter) line(s string) {
 	}
 	w.buf.WriteString(s)
 	w.buf.WriteString("\r\n")
+}
+
+// stampOrNow is a file's DTSTAMP: stamp, or now when it is zero.
+func stampOrNow(stamp time.Time) time.Time {
+	if stamp.IsZero() {
+		return time.Now()
+	}
+	return stamp
+}
+
+// begin writes the head of a VCALENDAR of method.
+func (w *icsWriter) begin(method string) {
+	w.line("BEGIN:VCALENDAR")
+	w.line("PRODID:" + escapeText(ProdID))
+	w.line("VERSION:2.0")
+	w.line("CALSCALE:GREGORIAN")
+	w.line("METHOD:" + method)
 }
