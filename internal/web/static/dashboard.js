@@ -530,7 +530,7 @@
       return false;
     }
     renderDetail(res.body);
-    await loadBookingMessages(id);
+    loadBookingMessages(id); // its own section; the view does not wait for it
     return true;
   }
 
