@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net/url"
@@ -9,13 +8,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/bookingplatform/booking/internal/postgres"
 )
 
 var (
@@ -77,82 +73,4 @@ func runPgbench(ctx context.Context, bin, script, dbURL string, c, seconds, r in
 		smp.lat = append(smp.lat, time.Duration(us)*time.Microsecond)
 	}
 	smp.seconds += float64(seconds)
-}
-
-// pgbenchLatencies reads the per-transaction logs: the third field of each
-// line is the latency in microseconds.
-func pgbenchLatencies(dir string) ([]int64, error) {
-	files, err := filepath.Glob(filepath.Join(dir, "pgb.*"))
-	if err != nil {
-		return nil, err
-	}
-	var lat []int64
-	for _, name := range files {
-		f, err := os.Open(name)
-		if err != nil {
-			return nil, err
-		}
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			fields := strings.Fields(sc.Text())
-			if len(fields) < 3 {
-				continue
-			}
-			if us, err := strconv.ParseInt(fields[2], 10, 64); err == nil {
-				lat = append(lat, us)
-			}
-		}
-		f.Close()
-		if err := sc.Err(); err != nil {
-			return nil, err
-		}
-	}
-	return lat, nil
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, " | ")
-}
-
-// Machine describes where the run happened.
-type Machine struct {
-	CPUs     int    `json:"cpus"`
-	Model    string `json:"model"`
-	MemTotal string `json:"memTotal"`
-	Postgres string `json:"postgres"`
-	Go       string `json:"go"`
-	Kernel   string `json:"kernel"`
-	Load     string `json:"load"`
-}
-
-func machineInfo(ctx context.Context, db *postgres.DB) Machine {
-	m := Machine{CPUs: runtime.NumCPU(), Go: runtime.Version()}
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-				m.Model = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
-	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(line, "MemTotal:"); ok {
-				kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
-				m.MemTotal = fmt.Sprintf("%.1f GiB", kb/1024/1024)
-			}
-		}
-	}
-	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
-		m.Kernel = strings.TrimSpace(string(b))
-	}
-	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
-		m.Load = strings.Join(strings.Fields(string(b))[:3], " ")
-	}
-	_ = db.Pool.QueryRow(ctx, "SELECT current_setting('server_version')").Scan(&m.Postgres)
-	return m
 }

@@ -24,6 +24,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bookingplatform/booking/e2e/internal/bench"
 	"github.com/bookingplatform/booking/internal/booking"
 	"github.com/bookingplatform/booking/internal/postgres"
 )
@@ -434,7 +435,7 @@ func (s *sample) measure() Measure {
 	m := Measure{Count: len(lat), Errors: s.errors, FirstError: s.first, Seconds: s.seconds, Command: s.command}
 	if len(lat) > 0 && s.seconds > 0 {
 		m.PerSec = float64(len(lat)) / s.seconds
-		m.P50Ms, m.P99Ms = ms(percentile(lat, 0.50)), ms(percentile(lat, 0.99))
+		m.P50Ms, m.P99Ms = ms(bench.Percentile(lat, 0.50)), ms(bench.Percentile(lat, 0.99))
 	}
 	return m
 }
@@ -495,14 +496,6 @@ func send(ctx context.Context, c *http.Client, method, u string, body []byte, he
 	raw, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, raw, err
 }
-
-// percentile returns the nearest-rank percentile of sorted values.
-func percentile[T any](sorted []T, p float64) T {
-	i := int(float64(len(sorted))*p+0.999999) - 1
-	return sorted[max(0, min(i, len(sorted)-1))]
-}
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 func dataOf(ctx context.Context, db *postgres.DB) (Data, error) {
 	var d Data

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/hex"
 	"fmt"
@@ -15,6 +14,8 @@ import (
 	"time"
 
 	"github.com/stripe/stripe-go/v85"
+
+	"github.com/bookingplatform/booking/e2e/internal/bench"
 )
 
 var (
@@ -86,46 +87,7 @@ func runPgbench(ctx context.Context, bin, script, shown, dbURL string, c, second
 	}
 	if len(lat) > 0 {
 		slices.Sort(lat)
-		r.P50Ms = float64(percentile(lat, 0.50)) / 1000
-		r.P99Ms = float64(percentile(lat, 0.99)) / 1000
+		r.P50Ms = float64(bench.Percentile(lat, 0.50)) / 1000
+		r.P99Ms = float64(bench.Percentile(lat, 0.99)) / 1000
 	}
-}
-
-// pgbenchLatencies reads the per-transaction logs (-l): the third field of
-// each line is the latency in microseconds.
-func pgbenchLatencies(dir string) ([]int64, error) {
-	files, err := filepath.Glob(filepath.Join(dir, "pgb.*"))
-	if err != nil {
-		return nil, err
-	}
-	var lat []int64
-	for _, name := range files {
-		f, err := os.Open(name)
-		if err != nil {
-			return nil, err
-		}
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			fields := strings.Fields(sc.Text())
-			if len(fields) < 3 {
-				continue
-			}
-			if us, err := strconv.ParseInt(fields[2], 10, 64); err == nil {
-				lat = append(lat, us)
-			}
-		}
-		f.Close()
-		if err := sc.Err(); err != nil {
-			return nil, err
-		}
-	}
-	return lat, nil
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, " | ")
 }

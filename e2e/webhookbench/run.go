@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/md5"
 	"encoding/hex"
@@ -13,7 +12,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -31,16 +29,6 @@ type Results struct {
 	// OpenLoop is the latency at a steady offered rate, half the capacity
 	// measured at the highest level.
 	OpenLoop *OpenLoopResult `json:"openLoop,omitempty"`
-}
-
-// Machine describes where the run happened.
-type Machine struct {
-	CPUs     int    `json:"cpus"`
-	Model    string `json:"model"`
-	MemTotal string `json:"memTotal"`
-	Postgres string `json:"postgres"`
-	Go       string `json:"go"`
-	Kernel   string `json:"kernel"`
 }
 
 // Level holds the measurements of one concurrency level: the product, then
@@ -357,33 +345,6 @@ func verifyPgbench(ctx context.Context, db *postgres.DB, slug string, transactio
 		return fmt.Errorf("pgbench reported %d transactions but %d bookings were confirmed", transactions, confirmed)
 	}
 	return nil
-}
-
-func machineInfo(ctx context.Context, db *postgres.DB) Machine {
-	m := Machine{CPUs: runtime.NumCPU(), Go: runtime.Version()}
-	if f, err := os.Open("/proc/cpuinfo"); err == nil {
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
-				m.Model = strings.TrimSpace(v)
-				break
-			}
-		}
-		f.Close()
-	}
-	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(line, "MemTotal:"); ok {
-				kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
-				m.MemTotal = fmt.Sprintf("%.1f GiB", kb/1024/1024)
-			}
-		}
-	}
-	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
-		m.Kernel = strings.TrimSpace(string(b))
-	}
-	_ = db.Pool.QueryRow(ctx, "SELECT current_setting('server_version')").Scan(&m.Postgres)
-	return m
 }
 
 // processTicks returns the user+system clock ticks of process pid.

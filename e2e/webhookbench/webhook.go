@@ -15,6 +15,8 @@ import (
 
 	"github.com/stripe/stripe-go/v85"
 	"github.com/stripe/stripe-go/v85/webhook"
+
+	"github.com/bookingplatform/booking/e2e/internal/bench"
 )
 
 // eventTemplate is a checkout.session.completed event as Stripe sends it
@@ -138,7 +140,7 @@ func fireWebhooks(ctx context.Context, baseURL, secret string, sessions []string
 			sum += l
 		}
 		r.MeanMs = ms(sum / time.Duration(len(got)))
-		r.P50Ms, r.P99Ms, r.MaxMs = ms(percentile(got, 0.50)), ms(percentile(got, 0.99)), ms(got[len(got)-1])
+		r.P50Ms, r.P99Ms, r.MaxMs = ms(bench.Percentile(got, 0.50)), ms(bench.Percentile(got, 0.99)), ms(got[len(got)-1])
 		if serverPID > 0 {
 			r.ServerCPUUs = float64(cpu) * (1e6 / clockTick) / float64(r.Sent)
 		}
@@ -173,14 +175,6 @@ func deliver(ctx context.Context, client *http.Client, endpoint string, d delive
 	}
 	return resp.StatusCode, ans.Outcome, nil
 }
-
-// percentile returns the nearest-rank percentile of sorted values.
-func percentile[T any](sorted []T, p float64) T {
-	i := int(float64(len(sorted))*p+0.999999) - 1
-	return sorted[clamp(i, 0, len(sorted)-1)]
-}
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // OpenLoopResult is the latency of events offered at a steady rate,
 // whatever the server's pace: each event's latency counts from when it was
@@ -275,7 +269,7 @@ func fireOpenLoop(ctx context.Context, baseURL, secret string, sessions []string
 	r.Seconds = time.Since(start).Seconds()
 	if n > 0 {
 		slices.Sort(got)
-		r.P50Ms, r.P99Ms, r.MaxMs = ms(percentile(got, 0.50)), ms(percentile(got, 0.99)), ms(got[n-1])
+		r.P50Ms, r.P99Ms, r.MaxMs = ms(bench.Percentile(got, 0.50)), ms(bench.Percentile(got, 0.99)), ms(got[n-1])
 	}
 	return sessions[:n], nil
 }
