@@ -23,9 +23,8 @@ const (
 // sent at most once per (booking, kind, version): a storm of one event, a
 // replay, or a retry of the job cannot send it twice.
 type Notice struct {
-	BookingID  string
-	ResourceID string
-	Kind       string
+	BookingID string
+	Kind      string
 	// Version tells apart messages of one kind for one booking: the
 	// booking's calendar sequence for customer messages (a reschedule sends
 	// a second confirmation-like message), the refund request for a failing
@@ -59,7 +58,7 @@ func Notices(st *State, p *Plan) []Notice {
 	b := &st.Booking
 	var out []Notice
 	add := func(kind string, version int64) {
-		out = append(out, Notice{BookingID: b.ID, ResourceID: b.ResourceID, Kind: kind, Version: version,
+		out = append(out, Notice{BookingID: b.ID, Kind: kind, Version: version,
 			StartsAt: b.StartsAt, ReminderHours: st.ReminderHours})
 	}
 	seq := int64(b.Sequence)
@@ -93,7 +92,7 @@ func Notices(st *State, p *Plan) []Notice {
 		}
 	}
 	if d := p.Dispute; d != nil {
-		out = append(out, Notice{BookingID: b.ID, ResourceID: b.ResourceID, Kind: NoticeStaffDispute,
+		out = append(out, Notice{BookingID: b.ID, Kind: NoticeStaffDispute,
 			Version: stableVersion(d.ID), Ref: d.ID})
 	}
 	for _, u := range p.Requests {
@@ -103,9 +102,9 @@ func Notices(st *State, p *Plan) []Notice {
 	}
 	if r := p.Reschedule; r != nil {
 		out = append(out,
-			Notice{BookingID: b.ID, ResourceID: b.ResourceID, Kind: NoticeReschedule, Version: seq + 1, StartsAt: r.StartsAt,
+			Notice{BookingID: b.ID, Kind: NoticeReschedule, Version: seq + 1, StartsAt: r.StartsAt,
 				PreviousStartsAt: b.StartsAt, PreviousEndsAt: b.EndsAt},
-			Notice{BookingID: b.ID, ResourceID: b.ResourceID, Kind: NoticeReminder, Version: seq + 1, StartsAt: r.StartsAt,
+			Notice{BookingID: b.ID, Kind: NoticeReminder, Version: seq + 1, StartsAt: r.StartsAt,
 				ReminderHours: st.ReminderHours})
 	}
 	return out
