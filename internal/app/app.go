@@ -199,7 +199,7 @@ func New(o Options) *App {
 	resources := postgres.NewResourceCache(db, log)
 	a := &App{
 		Booker: &booking.Booker{Store: bookerStore{db, resources}, Checkouts: o.Payments, Expirer: o.Expirer, Logger: log, Hold: o.Hold,
-			Now: o.Now},
+			Now: o.Now, Venue: db},
 		Catalog: &booking.Catalog{Store: catalogStore{db, resources}},
 		// Overrides are read with their resource: a change empties this
 		// replica's resource cache at once (the others by notification).
@@ -251,6 +251,7 @@ func New(o Options) *App {
 		SelfService: a.SelfService, Calendar: httpapi.CalendarOpts{AppURL: o.AppURL, Organizer: o.MailFrom},
 		Calendars: &booking.CalendarFeeds{Store: bookerStore{db, resources}, Now: o.Now},
 		Privacy:   a.Privacy,
+		Planner:   &booking.Planner{Store: bookerStore{db, resources}, Now: o.Now},
 	}
 	if o.BookingPerMinute > 0 {
 		s.BookingLimiter = httpapi.NewLimiter(o.BookingPerMinute)

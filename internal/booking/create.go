@@ -95,6 +95,10 @@ type NewHold struct {
 	Cause       Cause
 	SessionID   string
 	CheckoutURL string
+	// Notices are queued in the hold's transaction (a payment link).
+	Notices []Notice
+	// Note, when set, is written on the booking by staff user NoteBy.
+	Note, NoteBy string
 }
 
 // Booker holds the customer's booking flows: availability, holding a slot
@@ -112,6 +116,8 @@ type Booker struct {
 	// Pools, when set, lets a booking name a pool (poolId) instead of a
 	// resource.
 	Pools PoolStore
+	// Venue, when set, records bookings paid at the venue (BookAtDesk).
+	Venue VenueStore
 }
 
 // CreateRequest is the body of POST /api/bookings.
@@ -173,7 +179,7 @@ func (s *Booker) CreateBooking(ctx context.Context, req CreateRequest, idemKey s
 		}
 		return nil, nil, err
 	}
-	return s.book(ctx, target{members: []*Resource{res}}, req, idemKey, cause)
+	return s.book(ctx, target{members: []*Resource{res}}, req, idemKey, cause, bookOpts{})
 }
 
 // target is what a booking request books: one resource, or any free
@@ -215,10 +221,28 @@ func (s *Booker) bookPool(ctx context.Context, req CreateRequest, idemKey string
 	if err != nil {
 		return nil, nil, err
 	}
-	return s.book(ctx, target{pool: p, members: ms}, req, idemKey, cause)
+	return s.book(ctx, target{pool: p, members: ms}, req, idemKey, cause, bookOpts{})
 }
 
-func (s *Booker) book(ctx context.Context, tg target, req CreateRequest, idemKey string, cause Cause) (*Created, []byte, error) {
+// bookOpts are what a booking made at the staff desk changes (desk.go).
+type bookOpts struct {
+	// staff: the booking rules for customers (minimum notice, horizon) are
+	// set aside; a slot that has started but not ended can be booked.
+	staff bool
+	// hold replaces the hold's length (a payment link's life).
+	hold time.Duration
+	// venue: no Checkout Session; the booking is paid at the venue, in
+	// the transaction that inserts it.
+	venue bool
+	// linkNotice: the payment link goes out by email, queued in the hold's
+	// transaction.
+	linkNotice bool
+	// note is written on the booking by staff user by, in the same
+	// transaction.
+	note, by string
+}
+
+func (s *Booker) book(ctx context.Context, tg target, req CreateRequest, idemKey string, cause Cause, o bookOpts) (*Created, []byte, error) {
 	v := ValidationError{}
 	field := "resourceId"
 	if tg.pool != nil && req.ResourceID == "" {
@@ -240,7 +264,7 @@ func (s *Booker) book(ctx context.Context, tg target, req CreateRequest, idemKey
 		if !ok {
 			continue
 		}
-		if w := r.Bookable(sl, now); w != "" {
+		if w := r.Bookable(sl, now); w != "" && !(o.staff && sl.EndsAt.After(now)) {
 			why = w
 			continue
 		}
@@ -263,6 +287,10 @@ func (s *Booker) book(ctx context.Context, tg target, req CreateRequest, idemKey
 	}
 	token := randomToken(24)
 	tokenHash := HashToken(token)
+	hold := s.Hold
+	if o.hold > 0 {
+		hold = o.hold
+	}
 	h := NewHold{
 		ID:        newID(),
 		Resource:  res,
@@ -273,10 +301,15 @@ func (s *Booker) book(ctx context.Context, tg target, req CreateRequest, idemKey
 		Amount:    amount,
 		Customer:  req.Customer,
 		Now:       now,
-		HoldUntil: now.Add(s.Hold + holdGrace).Truncate(time.Second),
+		HoldUntil: now.Add(hold + holdGrace).Truncate(time.Second),
+		Note:      o.note,
+		NoteBy:    o.by,
 		Reference: newReference(),
 		TokenHash: tokenHash,
 		Cause:     cause,
+	}
+	if o.linkNotice {
+		h.Notices = []Notice{{BookingID: h.ID, Kind: NoticePaymentLink}}
 	}
 	// Whatever happens to the caller from here on, a claimed key is
 	// answered or released.
@@ -289,7 +322,14 @@ func (s *Booker) book(ctx context.Context, tg target, req CreateRequest, idemKey
 			C Customer  `json:"c"`
 			Q int       `json:"q,omitempty"` // 1 is left out: keys made before quantities still match
 			P string    `json:"p,omitempty"` // the pool, when one was asked for
-		}{res.ID, slot.StartsAt, req.Customer, 0, ""}
+			M string    `json:"m,omitempty"` // how a desk booking is paid
+		}{res.ID, slot.StartsAt, req.Customer, 0, "", ""}
+		switch {
+		case o.venue:
+			canonQ.M = "venue"
+		case o.staff:
+			canonQ.M = "link"
+		}
 		if qty > 1 {
 			canonQ.Q = qty
 		}
@@ -349,6 +389,9 @@ func (s *Booker) book(ctx context.Context, tg target, req CreateRequest, idemKey
 		return nil, nil, taken
 	}
 	mrand.Shuffle(len(holds), func(i, j int) { holds[i], holds[j] = holds[j], holds[i] })
+	if o.venue {
+		return s.bookAtVenue(ctx, holds[0], token, idemKey, cause, forget)
+	}
 	// The Checkout Session first, then the booking with it in one insert:
 	// the booking row is written once, and a customer can only ever reach
 	// a session whose booking exists. A pool's member is chosen after the
@@ -443,7 +486,7 @@ func (s *Booker) CreateCompat(ctx context.Context, req CompatRequest, idemKey st
 		v.Add("time", "This local time does not exist on that day.")
 		return nil, nil, v.Err()
 	}
-	return s.book(ctx, target{members: []*Resource{res}}, CreateRequest{ResourceID: res.ID, StartsAt: t, Customer: c}, idemKey, cause)
+	return s.book(ctx, target{members: []*Resource{res}}, CreateRequest{ResourceID: res.ID, StartsAt: t, Customer: c}, idemKey, cause, bookOpts{})
 }
 
 // Availability lists the free slots of a resource on a local date.

@@ -187,13 +187,18 @@ func DecideCancel(st *State, by Cause, now time.Time) (Plan, error) {
 	case StatusConfirmed, StatusNeedsReview:
 		p := Plan{Detail: "refund requested"}
 		p.Owe = refundsOfRemaining(st, RefundSourceStaff, by.Ref, now)
-		if len(p.Owe) == 0 && b.Kept() <= 0 && len(st.Owed) == 0 {
-			// Nothing is kept: there is no money to return.
+		p.Refunds = offlineRefunds(st, by.Ref)
+		if len(p.Owe) == 0 && b.Kept()-sumRefunds(p.Refunds) <= 0 && len(st.Owed) == 0 {
+			// Nothing is kept, or what was paid at the venue is handed back
+			// now: no money remains to return.
 			to := StatusCancelled
 			if b.AmountPaid > 0 {
 				to = StatusRefunded
 			}
 			p.Move, p.Detail = &Move{To: to, Cause: by}, "nothing to refund"
+			if len(p.Refunds) > 0 {
+				p.Detail = "refunded at the venue"
+			}
 		}
 		return *st.finish(&p, now), nil
 	}
@@ -205,14 +210,18 @@ func DecideCancel(st *State, by Cause, now time.Time) (Plan, error) {
 		// Money kept for a booking that will not happen, and no refund owed
 		// for it (a refund staff accepted and then changed their mind about):
 		// owe what remains.
-		p := Plan{Detail: "refund requested", Owe: refundsOfRemaining(st, RefundSourceStaff, by.Ref, now)}
+		p := Plan{Detail: "refund requested", Owe: refundsOfRemaining(st, RefundSourceStaff, by.Ref, now),
+			Refunds: offlineRefunds(st, by.Ref)}
+		if len(p.Owe) == 0 && b.Kept()-sumRefunds(p.Refunds) <= 0 && b.Status == StatusCancelled && b.AmountPaid > 0 {
+			p.Move = &Move{To: StatusRefunded, Cause: by}
+		}
 		return *st.finish(&p, now), nil
 	}
 	if b.AmountRetained > 0 {
 		// The fee a late cancellation by the customer retained: staff give
 		// it back, with whatever else remains of the payments.
 		p := Plan{Detail: "fee refund requested", Retain: -b.AmountRetained,
-			Owe: refundsOfRemaining(st, RefundSourceStaff, by.Ref, now)}
+			Owe: refundsOfRemaining(st, RefundSourceStaff, by.Ref, now), Refunds: offlineRefunds(st, by.Ref)}
 		return *st.finish(&p, now), nil
 	}
 	if b.Status == StatusRefunded {
@@ -222,13 +231,14 @@ func DecideCancel(st *State, by Cause, now time.Time) (Plan, error) {
 }
 
 // refundsOfRemaining owes back what remains of each payment of st that has
-// no refund owed yet.
+// no refund owed yet. Payments taken at the venue are not refunded through
+// Stripe: see offlineRefunds.
 func refundsOfRemaining(st *State, reason, by string, now time.Time) []RefundRequest {
 	var out []RefundRequest
 	for i := range st.Payments {
 		p := &st.Payments[i]
 		left := st.remaining(p)
-		if left <= 0 || st.owedFor(p.ID) != nil {
+		if left <= 0 || st.owedFor(p.ID) != nil || p.Offline() {
 			continue
 		}
 		out = append(out, RefundRequest{PaymentID: p.ID, Amount: left, Currency: p.Currency, Reason: reason,
@@ -251,4 +261,41 @@ func DecideAccept(st *State, by Cause, now time.Time) (Plan, error) {
 		p.Requests = append(p.Requests, RequestUpdate{ID: r.ID, State: RequestCancelled})
 	}
 	return *st.finish(&p, now), nil
+}
+
+// offlineRefunds hands back what remains of each payment taken at the
+// venue, recorded now by the staff user by (M2: a booking that will not
+// happen keeps none of it; M3: never more than the payment, which the
+// refunds_within_payment trigger checks again).
+func offlineRefunds(st *State, by string) []Refund {
+	var out []Refund
+	for i := range st.Payments {
+		p := &st.Payments[i]
+		if !p.Offline() {
+			continue
+		}
+		if left := st.remaining(p); left > 0 {
+			out = append(out, Refund{PaymentID: p.ID, Amount: left, Currency: p.Currency, Source: RefundSourceStaff,
+				Method: PaymentOffline, RecordedBy: by})
+		}
+	}
+	return out
+}
+
+func sumRefunds(rs []Refund) int64 {
+	var n int64
+	for _, r := range rs {
+		n += r.Amount
+	}
+	return n
+}
+
+// paidOffline reports whether any payment of st was taken at the venue.
+func (st *State) paidOffline() bool {
+	for i := range st.Payments {
+		if st.Payments[i].Offline() {
+			return true
+		}
+	}
+	return false
 }

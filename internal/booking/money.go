@@ -15,7 +15,22 @@ type Payment struct {
 	Currency        string    `json:"currency"`
 	EventID         string    `json:"eventId"`
 	CreatedAt       time.Time `json:"createdAt"`
+	// Method is PaymentStripe, or PaymentOffline for money taken at the
+	// venue (no session, PaymentIntent or event); RecordedBy is then the
+	// staff user who took it.
+	Method     string `json:"method"`
+	RecordedBy string `json:"recordedBy,omitempty"`
 }
+
+// Payment methods.
+const (
+	PaymentStripe  = "stripe"
+	PaymentOffline = "offline"
+)
+
+// Offline reports whether p was taken at the venue: it is never refunded
+// through Stripe, only handed back and recorded by staff.
+func (p *Payment) Offline() bool { return p.Method == PaymentOffline }
 
 // Refund is money returned to the customer against one payment. Its ID is
 // Stripe's refund id, or, when a charge.refunded event gives only the
@@ -28,6 +43,10 @@ type Refund struct {
 	Status    string    `json:"status,omitempty"` // Stripe's: pending, succeeded, failed, canceled, requires_action
 	Source    string    `json:"source,omitempty"`
 	CreatedAt time.Time `json:"createdAt,omitzero"`
+	// Method is the method of its payment; an offline refund was handed
+	// back at the venue by RecordedBy.
+	Method     string `json:"method,omitempty"`
+	RecordedBy string `json:"recordedBy,omitempty"`
 }
 
 // Refund sources, stored with each refund row.

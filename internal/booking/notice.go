@@ -12,6 +12,7 @@ const (
 	NoticeCancellation       = "cancellation"
 	NoticeRefund             = "refund"
 	NoticeReschedule         = "reschedule"
+	NoticePaymentLink        = "payment_link"
 	NoticeStaffNewBooking    = "staff_new_booking"
 	NoticeStaffNeedsReview   = "staff_needs_review"
 	NoticeStaffDispute       = "staff_dispute"

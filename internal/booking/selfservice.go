@@ -102,6 +102,9 @@ func QuoteCancel(st *State, r *Resource, now time.Time) CancelQuote {
 	if st.openDispute() {
 		return refuse("The payment of this booking is disputed with your bank: please contact us to cancel it.")
 	}
+	if st.paidOffline() {
+		return refuse("This booking was paid at the venue: please contact us to cancel it and get your money back.")
+	}
 	base, paid := refundBase(st)
 	cutoff := b.StartsAt.Add(-policyHours(r.CancelUntilHours))
 	q.Allowed, q.FreeUntil = true, &cutoff

@@ -848,6 +848,52 @@ func TestOpenAPIConformance(t *testing.T) {
 		{op: "POST /api/admin/payment-events/{id}/replay", name: "readonly", as: "READONLY", build: fixed("/api/admin/payment-events/evt_nope/replay"), status: 403},
 
 		// Messages.
+		// The staff desk.
+		{op: "POST /api/admin/desk/bookings", as: "OPS", status: 201, build: withBody("/api/admin/desk/bookings", map[string]any{
+			"resourceId": b.resource.ID, "startsAt": "2036-03-04T10:00:00Z", "payment": "venue", "note": "Walk-in",
+			"customer": map[string]any{"firstName": "Walk", "lastName": "In", "email": "walkin@example.com"}})},
+		{op: "POST /api/admin/desk/bookings", name: "link", as: "OPS", status: 201, build: withBody("/api/admin/desk/bookings", map[string]any{
+			"resourceId": b.resource.ID, "startsAt": "2036-03-04T12:00:00Z", "payment": "link", "linkHours": 2,
+			"customer": map[string]any{"firstName": "Phone", "lastName": "Call", "email": "phone@example.com"}})},
+		{op: "POST /api/admin/desk/bookings", name: "no payment", as: "OPS", status: 422, build: withBody("/api/admin/desk/bookings", map[string]any{
+			"resourceId": b.resource.ID, "startsAt": "2036-03-04T14:00:00Z",
+			"customer": map[string]any{"firstName": "Walk", "lastName": "In", "email": "walkin@example.com"}}), schemaRejects: true},
+		{op: "POST /api/admin/desk/bookings", name: "readonly", as: "READONLY", status: 403, build: withBody("/api/admin/desk/bookings", map[string]any{})},
+		{op: "GET /api/admin/resources/{id}/schedule", as: "READONLY", status: 200, build: fixed("/api/admin/resources/" + b.resource.ID + "/schedule?from=2036-03-02&days=7")},
+		{op: "GET /api/admin/resources/{id}/schedule", name: "bad days", as: "READONLY", status: 422, build: fixed("/api/admin/resources/" + b.resource.ID + "/schedule?days=90"), schemaRejects: true},
+		{op: "GET /api/admin/resources/{id}/schedule", name: "unknown", as: "READONLY", status: 404, build: fixed("/api/admin/resources/" + unknownID + "/schedule")},
+		{op: "POST /api/admin/resources/{id}/blocks", as: "OPS", status: 201, build: withBody("/api/admin/resources/"+b.resource.ID+"/blocks",
+			map[string]any{"startsAt": "2036-03-05T08:00:00Z", "endsAt": "2036-03-05T12:00:00Z", "reason": "Floor repair"})},
+		{op: "POST /api/admin/resources/{id}/blocks", name: "over a booking", as: "OPS", status: 409, build: withBody("/api/admin/resources/"+b.resource.ID+"/blocks",
+			map[string]any{"startsAt": "2036-03-04T09:00:00Z", "endsAt": "2036-03-04T11:00:00Z"})},
+		{op: "POST /api/admin/resources/{id}/blocks", name: "backwards", as: "OPS", status: 422, build: withBody("/api/admin/resources/"+b.resource.ID+"/blocks",
+			map[string]any{"startsAt": "2036-03-06T12:00:00Z", "endsAt": "2036-03-06T08:00:00Z"})},
+		{op: "DELETE /api/admin/resources/{id}/blocks/{blockId}", as: "OPS", status: 204, build: func(t *testing.T) oaRequest {
+			var k struct {
+				Block booking.Block `json:"block"`
+			}
+			st, _, raw := b.send(t, clients["OPS"], http.MethodPost, oaRequest{path: "/api/admin/resources/" + b.resource.ID + "/blocks",
+				body: map[string]any{"startsAt": "2036-03-07T08:00:00Z", "endsAt": "2036-03-07T09:00:00Z"}})
+			if st != 201 || json.Unmarshal(raw, &k) != nil {
+				t.Fatalf("block: %d %s", st, raw)
+			}
+			return oaRequest{path: "/api/admin/resources/" + b.resource.ID + "/blocks/" + k.Block.ID}
+		}},
+		{op: "DELETE /api/admin/resources/{id}/blocks/{blockId}", name: "unknown", as: "OPS", status: 404, build: fixed("/api/admin/resources/" + b.resource.ID + "/blocks/" + unknownID)},
+		{op: "POST /api/admin/bookings/{id}/notes", as: "OPS", status: 201, build: func(t *testing.T) oaRequest {
+			return oaRequest{path: "/api/admin/bookings/" + createTestBooking(t, b.testBundle).ID + "/notes", body: map[string]any{"body": "Asked for a window seat."}}
+		}},
+		{op: "POST /api/admin/bookings/{id}/notes", name: "empty", as: "OPS", status: 422, build: withBody("/api/admin/bookings/"+unknownID+"/notes", map[string]any{"body": ""})},
+		{op: "POST /api/admin/bookings/{id}/notes", name: "unknown", as: "OPS", status: 404, build: withBody("/api/admin/bookings/"+unknownID+"/notes", map[string]any{"body": "x"})},
+		{op: "GET /api/admin/bookings/{id}/notes", as: "READONLY", status: 200, build: func(t *testing.T) oaRequest {
+			bk := createTestBooking(t, b.testBundle)
+			if _, err := b.db.AddNote(t.Context(), bk.ID, accounts["OPS"].ID, "Regular customer."); err != nil {
+				t.Fatal(err)
+			}
+			return oaRequest{path: "/api/admin/bookings/" + bk.ID + "/notes"}
+		}},
+		{op: "GET /api/admin/bookings/{id}/notes", name: "unknown", as: "READONLY", status: 404, build: fixed("/api/admin/bookings/" + unknownID + "/notes")},
+
 		// Calendar feeds and customer data.
 		{op: "POST /api/admin/resources/{id}/calendar-key", as: "ADMIN", status: 201, build: fixed("/api/admin/resources/" + b.resource.ID + "/calendar-key")},
 		{op: "POST /api/admin/resources/{id}/calendar-key", name: "ops", as: "OPS", status: 403, build: fixed("/api/admin/resources/" + b.resource.ID + "/calendar-key")},

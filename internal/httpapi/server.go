@@ -74,6 +74,8 @@ type Server struct {
 	FeedLimiter *Limiter
 	// Privacy exports and erases customer data (GDPR).
 	Privacy *booking.Privacy
+	// Planner serves the staff calendar, staff blocks and notes.
+	Planner *booking.Planner
 
 	// BookingLimiter, when set, limits slot holds (POST /api/bookings and
 	// POST /create-checkout-session) per client address, so that one client

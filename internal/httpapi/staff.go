@@ -68,6 +68,12 @@ func StaffRoutes() []StaffRoute {
 		{"POST", "/api/admin/resources/{id}/calendar-key", admin, (*Server).handleCalendarKey},
 		{"GET", "/api/admin/customers/export", admin, (*Server).handleCustomerExport},
 		{"POST", "/api/admin/customers/erase", admin, (*Server).handleCustomerErase},
+		{"POST", "/api/admin/desk/bookings", ops, (*Server).handleDeskBooking},
+		{"GET", "/api/admin/resources/{id}/schedule", all, (*Server).handleSchedule},
+		{"POST", "/api/admin/resources/{id}/blocks", ops, (*Server).handleBlockCreate},
+		{"DELETE", "/api/admin/resources/{id}/blocks/{blockId}", ops, (*Server).handleBlockDelete},
+		{"GET", "/api/admin/bookings/{id}/notes", all, (*Server).handleNotes},
+		{"POST", "/api/admin/bookings/{id}/notes", ops, (*Server).handleNoteCreate},
 	}
 }
 

@@ -222,6 +222,38 @@ func TestStaffRoleMatrix(t *testing.T) {
 		"POST /api/admin/customers/erase": func(*testing.T) (string, any) {
 			return "/api/admin/customers/erase", map[string]any{"email": "erase-" + uniq() + "@example.com"}
 		},
+		"POST /api/admin/desk/bookings": func(*testing.T) (string, any) {
+			// Each request books its own day, paid at the venue.
+			at := time.Date(2033, 1, 3, 9, 0, 0, 0, time.UTC).AddDate(0, 0, seq)
+			uniq()
+			return "/api/admin/desk/bookings", map[string]any{"resourceId": tb.resource.ID, "startsAt": at.Format(time.RFC3339),
+				"payment": "venue", "customer": map[string]any{"firstName": "Walk", "lastName": "In", "email": "walkin@example.com"}}
+		},
+		"GET /api/admin/resources/{id}/schedule": func(*testing.T) (string, any) {
+			return "/api/admin/resources/" + tb.resource.ID + "/schedule?from=2033-01-03", nil
+		},
+		"POST /api/admin/resources/{id}/blocks": func(*testing.T) (string, any) {
+			at := time.Date(2034, 1, 3, 9, 0, 0, 0, time.UTC).AddDate(0, 0, seq)
+			uniq()
+			return "/api/admin/resources/" + tb.resource.ID + "/blocks", map[string]any{"startsAt": at.Format(time.RFC3339),
+				"endsAt": at.Add(time.Hour).Format(time.RFC3339), "reason": "Maintenance"}
+		},
+		"DELETE /api/admin/resources/{id}/blocks/{blockId}": func(t *testing.T) (string, any) {
+			at := time.Date(2035, 1, 3, 9, 0, 0, 0, time.UTC).AddDate(0, 0, seq)
+			uniq()
+			k, err := tb.db.AddBlock(t.Context(), booking.Block{ResourceID: tb.resource.ID, StartsAt: at, EndsAt: at.Add(time.Hour)},
+				accounts[booking.RoleAdmin].ID, at.AddDate(-1, 0, 0))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return "/api/admin/resources/" + tb.resource.ID + "/blocks/" + k.ID, nil
+		},
+		"GET /api/admin/bookings/{id}/notes": func(*testing.T) (string, any) {
+			return "/api/admin/bookings/" + paid.ID + "/notes", nil
+		},
+		"POST /api/admin/bookings/{id}/notes": func(*testing.T) (string, any) {
+			return "/api/admin/bookings/" + paid.ID + "/notes", map[string]any{"body": "Called to confirm " + uniq()}
+		},
 		"GET /api/admin/bookings/{id}/messages": func(*testing.T) (string, any) {
 			return "/api/admin/bookings/" + paid.ID + "/messages", nil
 		},

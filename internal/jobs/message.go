@@ -113,6 +113,12 @@ func (w *MessageWorker) Work(ctx context.Context, job *river.Job[MessageArgs]) e
 		return err
 	}
 	data := notify.Data{Booking: w.notifyBooking(b, r), PreviousStartsAt: a.PreviousStartsAt, PreviousEndsAt: a.PreviousEndsAt}
+	if kind == notify.KindPaymentLink {
+		data.Booking.PayURL, data.Booking.PayBy = b.CheckoutURL, b.HoldExpiresAt
+		if strings.HasPrefix(b.CheckoutURL, "/") { // demo payments: a page of this server
+			data.Booking.PayURL = w.AppURL + b.CheckoutURL
+		}
+	}
 	if !kind.ForStaff() {
 		token := newToken()
 		if err := w.Store.AddManageToken(ctx, b.ID, booking.HashToken(token)); err != nil {
@@ -172,6 +178,15 @@ func stale(kind notify.Kind, a MessageArgs, b *booking.Booking, now time.Time) s
 		}
 		if int64(b.Sequence) != a.Version {
 			return "the booking changed since"
+		}
+	case notify.KindPaymentLink:
+		switch {
+		case b.Status != booking.StatusPending:
+			return "the booking is " + string(b.Status) + " now"
+		case !now.Before(b.HoldExpiresAt):
+			return "the payment link has lapsed"
+		case b.CheckoutURL == "":
+			return "the booking has no payment link"
 		}
 	case notify.KindReminder:
 		switch {

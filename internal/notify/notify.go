@@ -36,6 +36,10 @@ const (
 	// its new times. Send with the ICS of method REQUEST and the next
 	// Booking.Sequence.
 	KindReschedule Kind = "reschedule"
+	// KindPaymentLink: staff booked a slot for the customer; the message
+	// carries the link to pay it (Booking.PayURL) and when it lapses
+	// (Booking.PayBy).
+	KindPaymentLink Kind = "payment_link"
 )
 
 // Staff messages go to STAFF_NOTIFY_EMAIL and show Data.Staff.
@@ -53,7 +57,7 @@ const (
 
 // Kinds lists every kind, customer kinds first.
 var Kinds = []Kind{
-	KindConfirmation, KindReminder, KindCancellation, KindRefund, KindReschedule,
+	KindConfirmation, KindReminder, KindCancellation, KindRefund, KindReschedule, KindPaymentLink,
 	KindStaffNewBooking, KindStaffNeedsReview, KindStaffDispute, KindStaffRefundFailing,
 }
 
@@ -95,6 +99,10 @@ type Booking struct {
 	Email     string
 	// ManageURL is the customer's self-service link (with its token).
 	ManageURL string
+	// PayURL is the link that pays the booking, and PayBy when it lapses
+	// (KindPaymentLink only).
+	PayURL string
+	PayBy  time.Time
 	// Sequence is the calendar SEQUENCE: 0 for the first invitation, one
 	// more for each later change (reschedule, cancellation).
 	Sequence int
@@ -178,7 +186,10 @@ type view struct {
 	// When is the slot with date, times and zone; PreviousWhen the slot
 	// before a reschedule.
 	When, PreviousWhen string
-	Duration           string
+	// PayURL is the payment link and PayBy when it lapses, in the
+	// resource's zone (KindPaymentLink).
+	PayURL, PayBy string
+	Duration      string
 	// Amounts, formatted with their currency.
 	AmountTotal, AmountPaid, AmountRefunded string
 	Paid, Refunded                          bool
@@ -229,6 +240,14 @@ func newView(kind Kind, data Data, l *locale) (*view, error) {
 			return nil, fmt.Errorf("previous slot: %w", err)
 		}
 		v.PreviousWhen = l.when(data.PreviousStartsAt, data.PreviousEndsAt, loc)
+	}
+	if kind == KindPaymentLink {
+		if !strings.HasPrefix(b.PayURL, "https://") && !strings.HasPrefix(b.PayURL, "http://") {
+			return nil, errors.New("a payment link needs its absolute URL")
+		}
+		v.PayURL = b.PayURL
+		lt := b.PayBy.In(loc)
+		v.PayBy = l.date(lt) + ", " + lt.Format(l.Time) + " " + zoneLabel(loc.String(), zoneAbbr(lt))
 	}
 	if kind.ForStaff() {
 		s := data.Staff

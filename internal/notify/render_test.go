@@ -15,6 +15,8 @@ func data(t *testing.T) notify.Data {
 	paris := zone(t, "Europe/Paris")
 	b := booking(t, "Europe/Paris", time.Date(2026, 12, 4, 10, 0, 0, 0, paris), 90*time.Minute)
 	b.AmountRefunded = 2700
+	b.PayURL = "https://checkout.stripe.com/c/pay/cs_test_a1"
+	b.PayBy = time.Date(2026, 12, 3, 18, 0, 0, 0, paris)
 	return notify.Data{
 		Booking:          b,
 		PreviousStartsAt: time.Date(2026, 12, 3, 9, 0, 0, 0, paris),
@@ -224,5 +226,28 @@ func TestRenderRejectsBadData(t *testing.T) {
 				t.Fatal("Render succeeded, want an error")
 			}
 		})
+	}
+}
+
+// The payment link message carries the link and when it lapses, in the
+// resource's zone, and refuses a link that is not absolute.
+func TestRenderPaymentLink(t *testing.T) {
+	t.Parallel()
+	d := data(t)
+	subject, text, html := render(t, notify.KindPaymentLink, d, "en")
+	if !strings.HasPrefix(subject, "Pay for your booking") {
+		t.Errorf("subject = %q", subject)
+	}
+	for name, body := range map[string]string{"text": text, "html": html} {
+		if !strings.Contains(body, d.Booking.PayURL) {
+			t.Errorf("%s body lacks the payment link", name)
+		}
+		if !strings.Contains(body, "18:00") {
+			t.Errorf("%s body lacks when the link lapses (18:00 Paris time):\n%s", name, body)
+		}
+	}
+	d.Booking.PayURL = "/demo/checkout/cs_1"
+	if _, _, _, err := notify.Render(notify.KindPaymentLink, d, "en"); err == nil {
+		t.Error("a relative payment link was rendered")
 	}
 }

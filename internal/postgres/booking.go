@@ -41,7 +41,8 @@ func scanBooking(row pgx.CollectableRow) (booking.Booking, error) {
 // busyRangesSQL reads the bookings holding time of a resource in a
 // range: those booked whole by their blocked range (the index of the
 // no-overlap constraint), the places of shared slots by their start (no
-// buffers, at most a day long).
+// buffers, at most a day long), and the staff blocks, which take the
+// whole resource (every place of a shared one).
 const busyRangesSQL = `
 SELECT starts_at, lower(coalesce(blocked, tstzrange(starts_at, ends_at, '[)'))),
        upper(coalesce(blocked, tstzrange(starts_at, ends_at, '[)'))), quantity, shared
@@ -54,7 +55,11 @@ SELECT starts_at, starts_at, ends_at, quantity, shared
 FROM bookings
 WHERE resource_id = $1 AND holds_slot AND shared
   AND NOT (status = 'pending' AND hold_expires_at <= $4)
-  AND starts_at > $2::timestamptz - interval '1 day' AND starts_at < $3 AND ends_at > $2`
+  AND starts_at > $2::timestamptz - interval '1 day' AND starts_at < $3 AND ends_at > $2
+UNION ALL
+SELECT lower(period), lower(period), upper(period), 1, false
+FROM resource_blocks
+WHERE resource_id = $1 AND period && tstzrange($2, $3, '[)')`
 
 // BusyRanges lists the bookings holding time of a resource that overlap
 // [from, to); pending holds that lapsed before now do not count.
@@ -158,6 +163,9 @@ func (db *DB) CreateHold(ctx context.Context, h booking.NewHold, seal func(*book
 		if err := db.enqueueCreated(ctx, tx, out); err != nil {
 			return err
 		}
+		if err := db.holdExtras(ctx, tx, &h); err != nil {
+			return err
+		}
 		sealed := seal(out)
 		if h.KeyHash == nil {
 			return nil
@@ -206,9 +214,13 @@ func holdArgs(h *booking.NewHold) []any {
 	if blocked.StartsAt.IsZero() {
 		blocked = h.Slot
 	}
+	var session, url *string // none for a booking paid at the venue
+	if h.SessionID != "" {
+		session, url = &h.SessionID, &h.CheckoutURL
+	}
 	return []any{h.ID, h.Reference, h.Resource.ID, h.Slot.StartsAt, h.Slot.EndsAt,
 		amount, h.Resource.Currency, h.HoldUntil, h.Customer.FirstName, h.Customer.LastName,
-		h.Customer.Email, h.TokenHash, h.Cause.Kind, h.Cause.Ref, h.SessionID, h.CheckoutURL,
+		h.Customer.Email, h.TokenHash, h.Cause.Kind, h.Cause.Ref, session, url,
 		blocked.StartsAt, blocked.EndsAt, qty, h.Shared}
 }
 

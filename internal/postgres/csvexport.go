@@ -38,11 +38,13 @@ SELECT m.kind, m.id, m.ref, b.id::text, b.reference, b.status, b.resource_id::te
        m.amount, m.currency, m.detail, m.created_at,
        to_char(m.created_at AT TIME ZONE r.timezone, 'YYYY-MM-DD"T"HH24:MI:SS')
 FROM (
-    SELECT 'payment' AS kind, p.id::text AS id, coalesce(p.stripe_payment_intent_id, p.stripe_session_id) AS ref,
-           p.booking_id, p.amount, p.currency, '' AS detail, p.created_at
+    SELECT 'payment' AS kind, p.id::text AS id, coalesce(p.stripe_payment_intent_id, p.stripe_session_id, 'offline') AS ref,
+           p.booking_id, p.amount, p.currency, CASE WHEN p.method = 'offline' THEN 'paid at the venue' ELSE '' END AS detail,
+           p.created_at
     FROM payments p
     UNION ALL
-    SELECT 'refund', f.id::text, f.stripe_refund_id, f.booking_id, f.amount, f.currency, f.source, f.created_at
+    SELECT 'refund', f.id::text, coalesce(f.stripe_refund_id, 'offline'), f.booking_id, f.amount, f.currency,
+           f.source || CASE WHEN f.method = 'offline' THEN ', handed back at the venue' ELSE '' END, f.created_at
     FROM refunds f
     UNION ALL
     SELECT 'dispute', d.id::text, d.stripe_dispute_id, d.booking_id, d.amount, d.currency, d.reason, d.created_at

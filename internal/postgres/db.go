@@ -137,7 +137,20 @@ const (
 	// shared slot has not enough places left: a slot conflict, like
 	// constraintNoOverlap.
 	constraintPlaces = "slot_places_capacity"
+	// Raised by the bookings_respect_blocks trigger (migration 00021) when
+	// a booking would hold time in a staff block: a slot conflict too.
+	constraintBlocks = "resource_blocks_respected"
+	// Raised by resource_blocks_respect_bookings when a new block meets a
+	// booking that holds time (its id in the error's detail).
+	constraintBlockBookings = "resource_blocks_bookings"
 )
+
+// slotTaken reports whether err is a rule refusing a booking its slot:
+// the no-overlap constraint, a full shared slot, or a staff block.
+func slotTaken(err error) bool {
+	return isConstraint(err, "23P01", constraintNoOverlap) || isConstraint(err, "23P01", constraintPlaces) ||
+		isConstraint(err, "23P01", constraintBlocks)
+}
 
 // isConstraint reports whether err is a violation of the named constraint
 // with SQLSTATE code.
@@ -168,7 +181,7 @@ func interpretError(err error) error {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch {
-		case pgErr.Code == "23P01" && (pgErr.ConstraintName == constraintNoOverlap || pgErr.ConstraintName == constraintPlaces):
+		case slotTaken(err):
 			return booking.WrapError(booking.ESlotUnavailable, "This slot is no longer available.", err)
 		case pgErr.Code == "23505":
 			return booking.WrapError(booking.EConflict, "This already exists.", err)

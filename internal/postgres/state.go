@@ -57,12 +57,14 @@ const moneySQL = `
 WITH k(id) AS ({{key}})
 SELECT
   EXISTS (SELECT 1 FROM webhook_events WHERE stripe_event_id = $2),
-  coalesce((SELECT json_agg(json_build_object('id', p.id, 'sessionId', p.stripe_session_id,
+  coalesce((SELECT json_agg(json_build_object('id', p.id, 'sessionId', coalesce(p.stripe_session_id, ''),
       'paymentIntentId', coalesce(p.stripe_payment_intent_id, ''), 'amount', p.amount, 'currency', p.currency,
-      'eventId', p.stripe_event_id, 'createdAt', p.created_at) ORDER BY p.id)
+      'eventId', coalesce(p.stripe_event_id, ''), 'createdAt', p.created_at, 'method', p.method,
+      'recordedBy', coalesce(p.recorded_by::text, '')) ORDER BY p.id)
     FROM payments p WHERE p.booking_id = (SELECT id FROM k)), '[]'),
-  coalesce((SELECT json_agg(json_build_object('id', r.stripe_refund_id, 'paymentId', r.payment_id, 'amount', r.amount,
-      'currency', r.currency, 'source', r.source, 'createdAt', r.created_at) ORDER BY r.id)
+  coalesce((SELECT json_agg(json_build_object('id', coalesce(r.stripe_refund_id, 'offline-' || r.id), 'paymentId', r.payment_id,
+      'amount', r.amount, 'currency', r.currency, 'source', r.source, 'createdAt', r.created_at, 'method', r.method,
+      'recordedBy', coalesce(r.recorded_by::text, '')) ORDER BY r.id)
     FROM refunds r WHERE r.booking_id = (SELECT id FROM k)), '[]'),
   coalesce((SELECT json_agg(json_build_object('id', d.stripe_dispute_id, 'paymentId', d.payment_id, 'amount', d.amount,
       'currency', d.currency, 'reason', d.reason, 'status', coalesce(c.status, d.status), 'closed', c.id IS NOT NULL,
@@ -152,11 +154,13 @@ func readMoney(br pgx.BatchResults, st *booking.State) ([]waitingEvent, error) {
 // Statements that apply a plan.
 const (
 	insertPaymentSQL = `
-INSERT INTO payments (booking_id, stripe_session_id, stripe_payment_intent_id, amount, currency, stripe_event_id)
-VALUES ($1, $2, nullif($3, ''), $4, $5, $6)`
+INSERT INTO payments (booking_id, stripe_session_id, stripe_payment_intent_id, amount, currency, stripe_event_id,
+    method, recorded_by)
+VALUES ($1, nullif($2, ''), nullif($3, ''), $4, $5, nullif($6, ''), coalesce(nullif($7, ''), 'stripe'), nullif($8, '')::uuid)`
 
 	insertRefundSQL = `
-INSERT INTO refunds (booking_id, payment_id, stripe_refund_id, amount, currency, source) VALUES ($1, $2, $3, $4, $5, $6)`
+INSERT INTO refunds (booking_id, payment_id, stripe_refund_id, amount, currency, source, method, recorded_by)
+VALUES ($1, $2, nullif($3, ''), $4, $5, $6, coalesce(nullif($7, ''), 'stripe'), nullif($8, '')::uuid)`
 
 	insertDisputeSQL = `
 INSERT INTO disputes (booking_id, payment_id, stripe_dispute_id, stripe_charge_id, payment_intent_id, amount, currency,
@@ -218,7 +222,7 @@ func takeSlot(ctx context.Context, tx dbtx, st *booking.State, p booking.Plan, s
 		return p, false, err
 	}
 	_, err := tx.Exec(ctx, updateBookingSQL, bookingArgs(st, p.After, sessionID)...)
-	if isConstraint(err, "23P01", constraintNoOverlap) || isConstraint(err, "23P01", constraintPlaces) {
+	if slotTaken(err) {
 		if _, err := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT take_slot"); err != nil {
 			return p, false, err
 		}
@@ -246,10 +250,11 @@ func bookingArgs(st *booking.State, c *booking.BookingChange, sessionID string) 
 func queuePlan(b *pgx.Batch, st *booking.State, p *booking.Plan, sessionID string, rowDone bool) {
 	id := st.Booking.ID
 	if pay := p.Payment; pay != nil {
-		b.Queue(insertPaymentSQL, id, pay.SessionID, pay.PaymentIntentID, pay.Amount, pay.Currency, pay.EventID)
+		b.Queue(insertPaymentSQL, id, pay.SessionID, pay.PaymentIntentID, pay.Amount, pay.Currency, pay.EventID,
+			pay.Method, pay.RecordedBy)
 	}
 	for _, r := range p.Refunds {
-		b.Queue(insertRefundSQL, id, r.PaymentID, r.ID, r.Amount, r.Currency, r.Source)
+		b.Queue(insertRefundSQL, id, r.PaymentID, r.ID, r.Amount, r.Currency, r.Source, r.Method, r.RecordedBy)
 	}
 	if d := p.Dispute; d != nil {
 		b.Queue(insertDisputeSQL, id, d.PaymentID, d.ID, d.ChargeID, paymentIntentOf(st, d.PaymentID), d.Amount, d.Currency,

@@ -220,7 +220,7 @@
 
   const messageNames = {
     confirmation: 'Confirmation', reminder: 'Reminder', cancellation: 'Cancellation', refund: 'Refund notice',
-    reschedule: 'Reschedule notice', staff_new_booking: 'Staff: new booking', staff_needs_review: 'Staff: needs review',
+    reschedule: 'Reschedule notice', payment_link: 'Payment link', staff_new_booking: 'Staff: new booking', staff_needs_review: 'Staff: needs review',
     staff_dispute: 'Staff: dispute', staff_refund_failing: 'Staff: refund failing'
   };
 
