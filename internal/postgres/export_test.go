@@ -58,6 +58,11 @@ var PlanStatements = map[string]string{
 	"findStaffCredentialsSQL": findStaffCredentialsSQL,
 	"listStaffSQL":            listStaffSQL,
 
+	// The staff desk.
+	"scheduleSQL": scheduleSQL,
+	"blocksOfSQL": blocksOfSQL,
+	"notesOfSQL":  notesOfSQL,
+
 	// Messages.
 	"messageSentSQL": messageSentSQL,
 	"messagesOfSQL":  messagesOfSQL,
@@ -66,6 +71,11 @@ var PlanStatements = map[string]string{
 
 // PlanExempt are the statement constants the plan test does not run, and why.
 var PlanExempt = map[string]string{
+	"insertNoteSQL":            "inserts its values after one staff user by primary key",
+	"insertBlockSQL":           "inserts its values after one staff user by primary key; its trigger reads bookings as busyRangesSQL does",
+	"bookingReferenceSQL":      "one booking by primary key",
+	"deleteBlockSQL":           "one block by primary key",
+	"bookingExistsSQL":         "one booking by primary key",
 	"listPoolsSQL":             "pools are few (made by hand by an ADMIN): read whole on purpose, members by primary key prefix",
 	"findPoolSQL":              "one pool by primary key, its members by the primary key prefix of pool_members",
 	"insertPoolSQL":            "inserts its values, reads nothing",

@@ -45,7 +45,7 @@ var paidCheckoutPath = [][]pathStatement{
 		{enabledEndpointsSQL, nil},
 	},
 	{
-		{insertPaymentSQL, []string{pathBooking, pathSession, pathIntent, ":amount", ":currency", pathEvent}},
+		{insertPaymentSQL, []string{pathBooking, pathSession, pathIntent, ":amount", ":currency", pathEvent, "''", "''"}},
 		{updateBookingSQL, []string{pathBooking, "'confirmed'", "true", "''", "'stripe_event'", pathEvent,
 			":amount", "0", pathSession, "0", "0"}},
 		{insertEventSQL, []string{pathEvent, "'checkout.session.completed'", ":livemode", ":apiver", pathSession,
