@@ -48,6 +48,8 @@ type CustomerData struct {
 	Audit      json.RawMessage `json:"audit"`
 	Ledger     json.RawMessage `json:"ledger"`
 	Erasures   json.RawMessage `json:"erasures"`
+	// Notes are what staff wrote on the bookings.
+	Notes json.RawMessage `json:"notes"`
 }
 
 // Erasure is what an erasure changed.

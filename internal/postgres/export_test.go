@@ -96,6 +96,7 @@ var PlanExempt = map[string]string{
 	"eraseRecipientSQL":        "one address's messages through messages_recipient_idx (00018)",
 	"eraseBookingsSQL":         "bookings by primary key",
 	"eraseManageTokensSQL":     "manage_tokens by manage_tokens_booking_idx",
+	"eraseNotesSQL":            "booking_notes by booking_notes_booking_idx",
 	"eraseIdemAnswersSQL":      "idempotency_keys of given bookings; the table holds one day of keys",
 	"erasureEventsSQL":         "ledger rows by webhook_events_booking_idx, _session_idx and _payment_intent_idx (00018)",
 	"redactEventSQL":           "one row by primary key",

@@ -42,14 +42,15 @@ SELECT
    FROM webhook_events w WHERE w.booking_id IN (SELECT id FROM b)),
   (SELECT coalesce(jsonb_agg(jsonb_build_object('cause', e.cause, 'staffId', e.staff_id, 'bookings', e.bookings,
        'createdAt', e.created_at) ORDER BY e.id), '[]')
-   FROM customer_erasures e WHERE e.email_hash = sha256(convert_to(lower($1), 'UTF8')))`
+   FROM customer_erasures e WHERE e.email_hash = sha256(convert_to(lower($1), 'UTF8'))),
+  (SELECT coalesce(jsonb_agg(to_jsonb(n) ORDER BY n.id), '[]') FROM booking_notes n WHERE n.booking_id IN (SELECT id FROM b))`
 
 // CustomerData returns everything held about the address. Errors:
 // unavailable.
 func (db *DB) CustomerData(ctx context.Context, email string) (*booking.CustomerData, error) {
 	d := &booking.CustomerData{}
 	err := db.Pool.QueryRow(ctx, customerDataSQL, email).Scan(&d.Bookings, &d.Payments, &d.Refunds, &d.Disputes,
-		&d.Messages, &d.Audit, &d.Ledger, &d.Erasures)
+		&d.Messages, &d.Audit, &d.Ledger, &d.Erasures, &d.Notes)
 	if err != nil {
 		return nil, interpretError(err)
 	}
@@ -90,6 +91,10 @@ var eraseBookingsSQL = `
 UPDATE bookings SET customer_first_name = 'erased', customer_last_name = 'erased',
     customer_email = ` + tombstoneSQLExpr("customer_email") + `
 WHERE id = ANY($1::uuid[]) AND customer_email NOT LIKE 'erased-%@invalid'`
+
+// eraseNotesSQL erases what staff wrote on the bookings: it may say
+// anything about the customer.
+const eraseNotesSQL = `UPDATE booking_notes SET body = 'erased' WHERE booking_id = ANY($1::uuid[]) AND body <> 'erased'`
 
 const eraseManageTokensSQL = `DELETE FROM manage_tokens WHERE booking_id = ANY($1::uuid[])`
 
@@ -189,6 +194,9 @@ func eraseBookings(ctx context.Context, tx pgx.Tx, ids []string, redact booking.
 		return nil, fmt.Errorf("erase bookings: %w", err)
 	}
 	e.Bookings = int(tag.RowsAffected())
+	if _, err = tx.Exec(ctx, eraseNotesSQL, ids); err != nil {
+		return nil, fmt.Errorf("erase notes: %w", err)
+	}
 	if tag, err = tx.Exec(ctx, eraseManageTokensSQL, ids); err != nil {
 		return nil, fmt.Errorf("erase manage tokens: %w", err)
 	}

@@ -71,6 +71,9 @@ func TestCustomerErasure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := mb.db.AddNote(ctx, paid.ID, admin.ID, "Ann Smith: allergic to latex, call +33 6 12 34 56 78"); err != nil {
+		t.Fatal(err)
+	}
 
 	t.Run("export holds everything about the address, in any case", func(t *testing.T) {
 		d, err := priv.Export(ctx, "ann.smith@EXAMPLE.com")
@@ -78,7 +81,7 @@ func TestCustomerErasure(t *testing.T) {
 			t.Fatal(err)
 		}
 		for name, sec := range map[string]json.RawMessage{"bookings": d.Bookings, "payments": d.Payments, "refunds": d.Refunds,
-			"disputes": d.Disputes, "messages": d.Messages, "audit": d.Audit, "ledger": d.Ledger} {
+			"disputes": d.Disputes, "messages": d.Messages, "audit": d.Audit, "ledger": d.Ledger, "notes": d.Notes} {
 			var rows []map[string]any
 			if err := json.Unmarshal(sec, &rows); err != nil {
 				t.Fatalf("%s: %v", name, err)
@@ -116,6 +119,7 @@ func TestCustomerErasure(t *testing.T) {
 		for _, q := range []string{
 			`SELECT count(*) FROM bookings WHERE lower(customer_email) = 'ann.smith@example.com' OR customer_last_name = 'Customer' AND id <> $1`,
 			`SELECT count(*) FROM messages WHERE recipient ILIKE '%ann.smith%' AND $1 <> ''`,
+			`SELECT count(*) FROM booking_notes WHERE (body ILIKE '%ann%' OR body LIKE '%+33%') AND $1 <> ''`,
 			`SELECT count(*) FROM webhook_events WHERE (convert_from(payload, 'UTF8') ILIKE '%ann%' OR convert_from(payload, 'UTF8') ILIKE '%secrète%'
 				OR convert_from(payload, 'UTF8') LIKE '%+33%') AND $1 <> ''`,
 			`SELECT count(*) FROM manage_tokens WHERE booking_id <> $1`,
