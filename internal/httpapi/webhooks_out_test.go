@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -546,5 +547,66 @@ func TestWebhookEndpointFailingAfterADay(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	if c := mailtest.Count(t, staff); c != 1 {
 		t.Fatalf("%d alerts, want 1", c)
+	}
+}
+
+// A hold made through a pool queues booking.created like a hold of one
+// resource, in the same transaction, with the booking as POST /api/bookings
+// returned it: the member actually held (here the second, the first being
+// taken), not the pool's first.
+func TestWebhookCreatedThroughPool(t *testing.T) {
+	t.Parallel()
+	tb, admin, _ := hookSetup(t, hookOpts{})
+	rc := newReceiver(t, nil)
+	ep := createEndpoint(t, admin, rc.srv.URL, booking.EventBookingCreated)
+	rc.secret.Store(ep.Secret)
+	p, rs := courts(t, tb, 2)
+	at := pgtest.TestDay(time.UTC).Add(17 * time.Hour)
+	direct := tb.book(t, rs[0].ID, at)
+	var c createdBooking
+	if resp := tb.doJSON(t, http.MethodPost, "/api/bookings", poolBody(p.ID, at), nil, &c); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("book through the pool: status %d", resp.StatusCode)
+	}
+	if c.Booking.ResourceID != rs[1].ID {
+		t.Fatalf("pool hold on %s, want the free court %s", c.Booking.ResourceID, rs[1].ID)
+	}
+	rc.waitEffects(t, 2, 20*time.Second)
+	waitHooksDone(t, tb)
+	effects, _, bad := rc.snapshot()
+	if len(bad) > 0 {
+		t.Fatalf("receiver problems: %v", bad)
+	}
+	want := []string{direct.Booking.ID + ":booking.created", c.Booking.ID + ":booking.created"}
+	slices.Sort(effects)
+	slices.Sort(want)
+	if !slices.Equal(effects, want) {
+		t.Fatalf("effects %v, want %v", effects, want)
+	}
+	rc.mu.Lock()
+	var got map[string]any
+	for _, id := range rc.byType[booking.EventBookingCreated] {
+		if rc.bodies[id]["id"] == c.Booking.ID {
+			got = rc.bodies[id]
+		}
+	}
+	rc.mu.Unlock()
+	raw, _ := json.Marshal(c.Booking)
+	var answered map[string]any
+	if err := json.Unmarshal(raw, &answered); err != nil {
+		t.Fatal(err)
+	}
+	// updatedAt is the moment of the event; every other field is the
+	// booking as the API answered it.
+	if got["updatedAt"] == nil {
+		t.Fatalf("payload without updatedAt: %v", got)
+	}
+	delete(got, "updatedAt")
+	delete(answered, "updatedAt")
+	if !reflect.DeepEqual(got, answered) {
+		t.Fatalf("booking.created payload\n%v\nwant the booking as answered\n%v", got, answered)
+	}
+	if n := pgtest.Count(t, tb.db, `SELECT count(*) FROM webhook_deliveries WHERE booking_id = $1
+AND event_type = 'booking.created' AND status = 'delivered'`, c.Booking.ID); n != 1 {
+		t.Fatalf("%d delivered booking.created attempts for the pool hold, want 1", n)
 	}
 }
