@@ -196,6 +196,7 @@ func hookSetup(t *testing.T, o hookOpts) (*testBundle, *staffClient, string) {
 		opts.JobPoll, opts.WebhookRetryBase, opts.WebhookTimeout = 50*time.Millisecond, 30*time.Millisecond,
 			400*time.Millisecond
 		opts.Production, opts.WebhookAllowedNetworks = o.production, o.allowed
+		opts.MetricsToken = staffMetricsToken
 		if o.mail {
 			cfg, err := mailer.ParseURL(mailtest.SMTPURL())
 			if err != nil {
@@ -609,4 +610,172 @@ func TestWebhookCreatedThroughPool(t *testing.T) {
 AND event_type = 'booking.created' AND status = 'delivered'`, c.Booking.ID); n != 1 {
 		t.Fatalf("%d delivered booking.created attempts for the pool hold, want 1", n)
 	}
+}
+
+// scrape reads GET /metrics.
+func scrape(t *testing.T, tb *testBundle) string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, tb.srv.URL+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+staffMetricsToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	text, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/metrics: status %d", resp.StatusCode)
+	}
+	return string(text)
+}
+
+// metricValue is the value of series (its name and labels as the
+// exposition writes them) in text; false when absent.
+func metricValue(text, series string) (float64, bool) {
+	for line := range strings.Lines(text) {
+		rest, ok := strings.CutPrefix(line, series+" ")
+		if !ok {
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+		return v, err == nil
+	}
+	return 0, false
+}
+
+// The delivery metrics follow what the worker does: a delivery to a
+// receiver that answers 2xx counts as delivered and times its round trip;
+// one to a receiver that answers 503 counts failed attempts, then given_up
+// for the last one; a delivery of an endpoint disabled meanwhile counts as
+// cancelled. The gauges show the endpoints marked failing and the age of
+// the oldest delivery not yet made.
+func TestWebhookDeliveryMetrics(t *testing.T) {
+	t.Parallel()
+	tb, admin, _ := hookSetup(t, hookOpts{})
+	good := newReceiver(t, nil)
+	down := newReceiver(t, func(int) int { return http.StatusServiceUnavailable })
+	epGood := createEndpoint(t, admin, good.srv.URL, booking.EventBookingCreated)
+	good.secret.Store(epGood.Secret)
+	epDown := createEndpoint(t, admin, down.srv.URL, booking.EventBookingCreated)
+	down.secret.Store(epDown.Secret)
+	const (
+		delivered = `booking_webhook_deliveries_total{event="booking.created",result="delivered"}`
+		failed    = `booking_webhook_deliveries_total{event="booking.created",result="failed"}`
+		givenUp   = `booking_webhook_deliveries_total{event="booking.created",result="given_up"}`
+		cancelled = `booking_webhook_deliveries_total{event="booking.created",result="cancelled"}`
+		rounds    = `booking_webhook_delivery_seconds_count`
+		failing   = `booking_webhook_endpoints_failing`
+		oldest    = `booking_webhook_oldest_pending_seconds`
+	)
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s; /metrics:\n%s", what, grepMetrics(scrape(t, tb), "booking_webhook_"))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	text := scrape(t, tb)
+	if v, ok := metricValue(text, oldest); !ok || v != 0 {
+		t.Fatalf("%s = %v (%v) before any delivery, want 0", oldest, v, ok)
+	}
+	if v, ok := metricValue(text, failing); !ok || v != 0 {
+		t.Fatalf("%s = %v (%v), want 0", failing, v, ok)
+	}
+
+	c := tb.book(t, tb.resource.ID, futureSlot(3, 10))
+	good.waitEffects(t, 1, 20*time.Second)
+	waitFor("two failed attempts", func() bool {
+		v, _ := metricValue(scrape(t, tb), failed)
+		return v >= 2
+	})
+	text = scrape(t, tb)
+	if v, _ := metricValue(text, delivered); v != 1 {
+		t.Fatalf("%s = %v, want 1", delivered, v)
+	}
+	// Every attempt made a request: each is timed.
+	d, _ := metricValue(text, delivered)
+	f, _ := metricValue(text, failed)
+	if v, _ := metricValue(text, rounds); v < d+f {
+		t.Fatalf("%s = %v, want at least %v", rounds, v, d+f)
+	}
+	if v, ok := metricValue(text, oldest); !ok || v <= 0 {
+		t.Fatalf("%s = %v (%v) while a delivery is retried, want more than 0", oldest, v, ok)
+	}
+
+	// The failing endpoint, once marked (a day of failures, shortened here).
+	if _, err := tb.db.Pool.Exec(context.Background(), `UPDATE webhook_endpoints
+SET failing_since = now() - interval '25 hours', failing_at = now() WHERE id = $1`, epDown.Endpoint.ID); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := metricValue(scrape(t, tb), failing); v != 1 {
+		t.Fatalf("%s = %v, want 1", failing, v)
+	}
+
+	// The next attempt is the last one: it is given up. The job is changed
+	// between two attempts (retryable), not while one runs.
+	retryNow := func(bookingID, set string) func() bool {
+		return func() bool {
+			tag, err := tb.db.Pool.Exec(context.Background(), `UPDATE river_job SET `+set+`scheduled_at = now()
+WHERE kind = 'webhook_delivery' AND state = 'retryable' AND args->>'booking_id' = $1`, bookingID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return tag.RowsAffected() == 1
+		}
+	}
+	waitFor("the delivery between two attempts", retryNow(c.Booking.ID, "max_attempts = attempt + 1, "))
+	waitFor("the delivery given up", func() bool {
+		v, _ := metricValue(scrape(t, tb), givenUp)
+		return v == 1
+	})
+	waitFor("no delivery pending", func() bool {
+		v, _ := metricValue(scrape(t, tb), oldest)
+		return v == 0
+	})
+
+	// A delivery of an endpoint disabled while it waits is cancelled.
+	c2 := tb.book(t, tb.resource.ID, futureSlot(3, 12))
+	good.waitEffects(t, 2, 20*time.Second)
+	waitFor("a failed attempt of the second booking", func() bool {
+		return pgtest.Count(t, tb.db, `SELECT count(*) FROM webhook_deliveries WHERE booking_id = $1
+AND endpoint_id = $2`, c2.Booking.ID, epDown.Endpoint.ID) > 0
+	})
+	if resp := admin.do(t, http.MethodPatch, "/api/admin/webhook-endpoints/"+epDown.Endpoint.ID,
+		map[string]any{"enabled": false}, nil, nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("disable: %d", resp.StatusCode)
+	}
+	// Disabled, it no longer counts as failing.
+	if v, _ := metricValue(scrape(t, tb), failing); v != 0 {
+		t.Fatalf("%s = %v after disabling, want 0", failing, v)
+	}
+	waitFor("the delivery cancelled", func() bool {
+		retryNow(c2.Booking.ID, "")() // its next attempt now, if it is still waiting for it
+		v, _ := metricValue(scrape(t, tb), cancelled)
+		return v == 1
+	})
+	waitHooksDone(t, tb)
+	text = scrape(t, tb)
+	if v, _ := metricValue(text, delivered); v != 2 {
+		t.Fatalf("%s = %v, want 2", delivered, v)
+	}
+	if v, _ := metricValue(text, oldest); v != 0 {
+		t.Fatalf("%s = %v with nothing pending, want 0", oldest, v)
+	}
+	if _, _, bad := good.snapshot(); len(bad) > 0 {
+		t.Fatal(bad)
+	}
+}
+
+// grepMetrics keeps the lines of text that start with prefix.
+func grepMetrics(text, prefix string) string {
+	var b strings.Builder
+	for line := range strings.Lines(text) {
+		if strings.HasPrefix(line, prefix) {
+			b.WriteString(line)
+		}
+	}
+	return b.String()
 }
