@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -8,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -778,4 +780,147 @@ func grepMetrics(text, prefix string) string {
 		}
 	}
 	return b.String()
+}
+
+// hookRequest is one request a recorder received.
+type hookRequest struct {
+	header http.Header
+	body   []byte
+}
+
+// The webhooks section of openapi.json documents every event the server
+// sends, and what the server sends matches it: the three Standard Webhooks
+// headers, and a body valid against the schema of its event type.
+func TestOpenAPIWebhooks(t *testing.T) {
+	t.Parallel()
+	doc := loadOpenAPI(t)
+	hooks, ok := doc["webhooks"].(map[string]any)
+	if !ok {
+		t.Fatal("openapi.json has no webhooks section")
+	}
+	want := append(slices.Clone(booking.WebhookEventTypes), booking.EventWebhookTest)
+	got := slices.Sorted(maps.Keys(hooks))
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("webhooks %v, want the event types %v", got, want)
+	}
+	ids := map[string]bool{}
+	for _, op := range doc.operations(t) {
+		ids[op["operationId"].(string)] = true
+	}
+	ops := map[string]map[string]any{}
+	for typ, item := range hooks {
+		op, ok := doc.deref(t, item)["post"].(map[string]any)
+		if !ok {
+			t.Fatalf("webhook %s: no post operation", typ)
+		}
+		ops[typ] = op
+		id, _ := op["operationId"].(string)
+		if id == "" || ids[id] {
+			t.Errorf("webhook %s: operationId %q missing or used twice", typ, id)
+		}
+		ids[id] = true
+		var headers []string
+		for _, p := range op["parameters"].([]any) {
+			pm := doc.deref(t, p)
+			if pm["in"] == "header" && pm["required"] == true {
+				headers = append(headers, pm["name"].(string))
+			}
+		}
+		slices.Sort(headers)
+		if !slices.Equal(headers, []string{"webhook-id", "webhook-signature", "webhook-timestamp"}) {
+			t.Errorf("webhook %s: required headers %v", typ, headers)
+		}
+	}
+	// check validates a request the server sent against its documented
+	// webhook.
+	check := func(r hookRequest) string {
+		t.Helper()
+		dec := json.NewDecoder(bytes.NewReader(r.body))
+		dec.UseNumber()
+		var body map[string]any
+		if err := dec.Decode(&body); err != nil {
+			t.Fatalf("payload does not parse: %v", err)
+		}
+		typ, _ := body["type"].(string)
+		op := ops[typ]
+		if op == nil {
+			t.Fatalf("sent an undocumented event type %q", typ)
+		}
+		for _, p := range op["parameters"].([]any) {
+			pm := doc.deref(t, p)
+			v := r.header.Get(pm["name"].(string))
+			if v == "" {
+				t.Errorf("%s: header %s missing", typ, pm["name"])
+				continue
+			}
+			for _, e := range validateSchema(doc, pm["schema"], v, typ+" header "+pm["name"].(string)) {
+				t.Error(e)
+			}
+		}
+		rb := doc.deref(t, op["requestBody"])
+		schema := rb["content"].(map[string]any)["application/json"].(map[string]any)["schema"]
+		for _, e := range validateSchema(doc, schema, any(body), typ) {
+			t.Error(e)
+		}
+		return typ
+	}
+
+	tb, admin, _ := hookSetup(t, hookOpts{})
+	var mu sync.Mutex
+	var reqs []hookRequest
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		reqs = append(reqs, hookRequest{header: r.Header.Clone(), body: body})
+		mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(srv.Close)
+	ep := createEndpoint(t, admin, srv.URL, booking.WebhookEventTypes...)
+
+	// created, confirmed, then cancelled or refunded through the API.
+	c := tb.book(t, tb.resource.ID, futureSlot(4, 10))
+	if r := tb.deliverEvent(t, paidEvent("evt_oa_hook_"+c.Booking.ID, &c.Booking)); r.status != 200 {
+		t.Fatalf("paid event: %d", r.status)
+	}
+	if resp := admin.do(t, http.MethodPost, "/api/admin/bookings/"+c.Booking.ID+"/cancel", map[string]any{}, nil,
+		nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("staff cancel: %d", resp.StatusCode)
+	}
+	// needs_review and rescheduled through the store.
+	b := pgtest.CreateBooking(t, tb.db, tb.resource, pgtest.BookingOpts{StartsAt: futureSlot(4, 14)})
+	sys := booking.Cause{Kind: booking.CauseSys, Ref: "test"}
+	for _, p := range []booking.Plan{
+		{After: &booking.BookingChange{Status: booking.StatusNeedsReview, HoldsSlot: true, ReviewReason: "test", Cause: sys}},
+		{Reschedule: &booking.Reschedule{StartsAt: futureSlot(4, 16), EndsAt: futureSlot(4, 17), Cause: sys,
+			ReleaseLapsed: time.Now()}},
+	} {
+		if _, err := tb.db.ChangeBooking(context.Background(), b.ID, func(*booking.State) (booking.Plan, error) {
+			return p, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitHooksDone(t, tb)
+	var test struct{ Delivery booking.WebhookDelivery }
+	if resp := admin.do(t, http.MethodPost, "/api/admin/webhook-endpoints/"+ep.Endpoint.ID+"/test", map[string]any{},
+		nil, &test); resp.StatusCode != http.StatusOK || test.Delivery.Status != booking.DeliveryDelivered {
+		t.Fatalf("test event: %d %+v", resp.StatusCode, test.Delivery)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	seen := map[string]bool{}
+	for _, r := range reqs {
+		seen[check(r)] = true
+	}
+	for _, typ := range []string{booking.EventBookingCreated, booking.EventBookingConfirmed, booking.EventBookingNeedsReview,
+		booking.EventBookingRescheduled, booking.EventWebhookTest} {
+		if !seen[typ] {
+			t.Errorf("no %s event was sent (saw %v)", typ, seen)
+		}
+	}
+	if !seen[booking.EventBookingCancelled] && !seen[booking.EventBookingRefunded] {
+		t.Errorf("the staff cancel sent neither booking.cancelled nor booking.refunded (saw %v)", seen)
+	}
 }
