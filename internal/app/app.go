@@ -227,7 +227,7 @@ func New(o Options) *App {
 		AppURL: strings.TrimRight(o.AppURL, "/"), Now: o.Now, Logger: log, Metrics: jobs.NewMetrics(a.Metrics.Registry)}
 	policy := webhook.Policy{Public: o.Production, Allowed: o.WebhookAllowedNetworks}
 	delivery := &jobs.DeliveryWorker{Store: db, Client: webhook.NewClient(policy, o.WebhookTimeout),
-		RetryBase: o.WebhookRetryBase, Now: o.Now, Logger: log}
+		RetryBase: o.WebhookRetryBase, Now: o.Now, Logger: log, Metrics: jobs.NewDeliveryMetrics(a.Metrics.Registry)}
 	failing := &jobs.EndpointFailingWorker{Store: db, Sender: o.Mail, StaffEmail: o.StaffEmail,
 		AppURL: strings.TrimRight(o.AppURL, "/"), Logger: log}
 	q, err := jobs.New(db.Pool, o.Now, jobs.Config{Message: worker, Delivery: delivery, Failing: failing,
@@ -238,7 +238,7 @@ func New(o Options) *App {
 	}
 	a.Queue = q
 	db.Notices = q
-	a.Metrics.Registry.MustRegister(jobs.OldestQueuedCollector(db))
+	a.Metrics.Registry.MustRegister(jobs.OldestQueuedCollector(db), jobs.WebhookBacklogCollector(db))
 	flood := o.WebhookFloodPerMinute
 	if flood <= 0 {
 		flood = 60

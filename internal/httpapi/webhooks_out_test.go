@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -8,10 +9,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -195,6 +198,7 @@ func hookSetup(t *testing.T, o hookOpts) (*testBundle, *staffClient, string) {
 		opts.JobPoll, opts.WebhookRetryBase, opts.WebhookTimeout = 50*time.Millisecond, 30*time.Millisecond,
 			400*time.Millisecond
 		opts.Production, opts.WebhookAllowedNetworks = o.production, o.allowed
+		opts.MetricsToken = staffMetricsToken
 		if o.mail {
 			cfg, err := mailer.ParseURL(mailtest.SMTPURL())
 			if err != nil {
@@ -546,5 +550,377 @@ func TestWebhookEndpointFailingAfterADay(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	if c := mailtest.Count(t, staff); c != 1 {
 		t.Fatalf("%d alerts, want 1", c)
+	}
+}
+
+// A hold made through a pool queues booking.created like a hold of one
+// resource, in the same transaction, with the booking as POST /api/bookings
+// returned it: the member actually held (here the second, the first being
+// taken), not the pool's first.
+func TestWebhookCreatedThroughPool(t *testing.T) {
+	t.Parallel()
+	tb, admin, _ := hookSetup(t, hookOpts{})
+	rc := newReceiver(t, nil)
+	ep := createEndpoint(t, admin, rc.srv.URL, booking.EventBookingCreated)
+	rc.secret.Store(ep.Secret)
+	p, rs := courts(t, tb, 2)
+	at := pgtest.TestDay(time.UTC).Add(17 * time.Hour)
+	direct := tb.book(t, rs[0].ID, at)
+	var c createdBooking
+	if resp := tb.doJSON(t, http.MethodPost, "/api/bookings", poolBody(p.ID, at), nil, &c); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("book through the pool: status %d", resp.StatusCode)
+	}
+	if c.Booking.ResourceID != rs[1].ID {
+		t.Fatalf("pool hold on %s, want the free court %s", c.Booking.ResourceID, rs[1].ID)
+	}
+	rc.waitEffects(t, 2, 20*time.Second)
+	waitHooksDone(t, tb)
+	effects, _, bad := rc.snapshot()
+	if len(bad) > 0 {
+		t.Fatalf("receiver problems: %v", bad)
+	}
+	want := []string{direct.Booking.ID + ":booking.created", c.Booking.ID + ":booking.created"}
+	slices.Sort(effects)
+	slices.Sort(want)
+	if !slices.Equal(effects, want) {
+		t.Fatalf("effects %v, want %v", effects, want)
+	}
+	rc.mu.Lock()
+	var got map[string]any
+	for _, id := range rc.byType[booking.EventBookingCreated] {
+		if rc.bodies[id]["id"] == c.Booking.ID {
+			got = rc.bodies[id]
+		}
+	}
+	rc.mu.Unlock()
+	raw, _ := json.Marshal(c.Booking)
+	var answered map[string]any
+	if err := json.Unmarshal(raw, &answered); err != nil {
+		t.Fatal(err)
+	}
+	// updatedAt is the moment of the event; every other field is the
+	// booking as the API answered it.
+	if got["updatedAt"] == nil {
+		t.Fatalf("payload without updatedAt: %v", got)
+	}
+	delete(got, "updatedAt")
+	delete(answered, "updatedAt")
+	if !reflect.DeepEqual(got, answered) {
+		t.Fatalf("booking.created payload\n%v\nwant the booking as answered\n%v", got, answered)
+	}
+	if n := pgtest.Count(t, tb.db, `SELECT count(*) FROM webhook_deliveries WHERE booking_id = $1
+AND event_type = 'booking.created' AND status = 'delivered'`, c.Booking.ID); n != 1 {
+		t.Fatalf("%d delivered booking.created attempts for the pool hold, want 1", n)
+	}
+}
+
+// scrape reads GET /metrics.
+func scrape(t *testing.T, tb *testBundle) string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, tb.srv.URL+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+staffMetricsToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	text, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/metrics: status %d", resp.StatusCode)
+	}
+	return string(text)
+}
+
+// metricValue is the value of series (its name and labels as the
+// exposition writes them) in text; false when absent.
+func metricValue(text, series string) (float64, bool) {
+	for line := range strings.Lines(text) {
+		rest, ok := strings.CutPrefix(line, series+" ")
+		if !ok {
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+		return v, err == nil
+	}
+	return 0, false
+}
+
+// The delivery metrics follow what the worker does: a delivery to a
+// receiver that answers 2xx counts as delivered and times its round trip;
+// one to a receiver that answers 503 counts failed attempts, then given_up
+// for the last one; a delivery of an endpoint disabled meanwhile counts as
+// cancelled. The gauges show the endpoints marked failing and the age of
+// the oldest delivery not yet made.
+func TestWebhookDeliveryMetrics(t *testing.T) {
+	t.Parallel()
+	tb, admin, _ := hookSetup(t, hookOpts{})
+	good := newReceiver(t, nil)
+	down := newReceiver(t, func(int) int { return http.StatusServiceUnavailable })
+	epGood := createEndpoint(t, admin, good.srv.URL, booking.EventBookingCreated)
+	good.secret.Store(epGood.Secret)
+	epDown := createEndpoint(t, admin, down.srv.URL, booking.EventBookingCreated)
+	down.secret.Store(epDown.Secret)
+	const (
+		delivered = `booking_webhook_deliveries_total{event="booking.created",result="delivered"}`
+		failed    = `booking_webhook_deliveries_total{event="booking.created",result="failed"}`
+		givenUp   = `booking_webhook_deliveries_total{event="booking.created",result="given_up"}`
+		cancelled = `booking_webhook_deliveries_total{event="booking.created",result="cancelled"}`
+		rounds    = `booking_webhook_delivery_seconds_count`
+		failing   = `booking_webhook_endpoints_failing`
+		oldest    = `booking_webhook_oldest_pending_seconds`
+	)
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s; /metrics:\n%s", what, grepMetrics(scrape(t, tb), "booking_webhook_"))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	text := scrape(t, tb)
+	if v, ok := metricValue(text, oldest); !ok || v != 0 {
+		t.Fatalf("%s = %v (%v) before any delivery, want 0", oldest, v, ok)
+	}
+	if v, ok := metricValue(text, failing); !ok || v != 0 {
+		t.Fatalf("%s = %v (%v), want 0", failing, v, ok)
+	}
+
+	c := tb.book(t, tb.resource.ID, futureSlot(3, 10))
+	good.waitEffects(t, 1, 20*time.Second)
+	waitFor("two failed attempts", func() bool {
+		v, _ := metricValue(scrape(t, tb), failed)
+		return v >= 2
+	})
+	text = scrape(t, tb)
+	if v, _ := metricValue(text, delivered); v != 1 {
+		t.Fatalf("%s = %v, want 1", delivered, v)
+	}
+	// Every attempt made a request: each is timed.
+	d, _ := metricValue(text, delivered)
+	f, _ := metricValue(text, failed)
+	if v, _ := metricValue(text, rounds); v < d+f {
+		t.Fatalf("%s = %v, want at least %v", rounds, v, d+f)
+	}
+	if v, ok := metricValue(text, oldest); !ok || v <= 0 {
+		t.Fatalf("%s = %v (%v) while a delivery is retried, want more than 0", oldest, v, ok)
+	}
+
+	// The failing endpoint, once marked (a day of failures, shortened here).
+	if _, err := tb.db.Pool.Exec(context.Background(), `UPDATE webhook_endpoints
+SET failing_since = now() - interval '25 hours', failing_at = now() WHERE id = $1`, epDown.Endpoint.ID); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := metricValue(scrape(t, tb), failing); v != 1 {
+		t.Fatalf("%s = %v, want 1", failing, v)
+	}
+
+	// The next attempt is the last one: it is given up. The job is changed
+	// between two attempts (retryable), not while one runs.
+	retryNow := func(bookingID, set string) func() bool {
+		return func() bool {
+			tag, err := tb.db.Pool.Exec(context.Background(), `UPDATE river_job SET `+set+`scheduled_at = now()
+WHERE kind = 'webhook_delivery' AND state = 'retryable' AND args->>'booking_id' = $1`, bookingID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return tag.RowsAffected() == 1
+		}
+	}
+	waitFor("the delivery between two attempts", retryNow(c.Booking.ID, "max_attempts = attempt + 1, "))
+	waitFor("the delivery given up", func() bool {
+		v, _ := metricValue(scrape(t, tb), givenUp)
+		return v == 1
+	})
+	waitFor("no delivery pending", func() bool {
+		v, _ := metricValue(scrape(t, tb), oldest)
+		return v == 0
+	})
+
+	// A delivery of an endpoint disabled while it waits is cancelled.
+	c2 := tb.book(t, tb.resource.ID, futureSlot(3, 12))
+	good.waitEffects(t, 2, 20*time.Second)
+	waitFor("a failed attempt of the second booking", func() bool {
+		return pgtest.Count(t, tb.db, `SELECT count(*) FROM webhook_deliveries WHERE booking_id = $1
+AND endpoint_id = $2`, c2.Booking.ID, epDown.Endpoint.ID) > 0
+	})
+	if resp := admin.do(t, http.MethodPatch, "/api/admin/webhook-endpoints/"+epDown.Endpoint.ID,
+		map[string]any{"enabled": false}, nil, nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("disable: %d", resp.StatusCode)
+	}
+	// Disabled, it no longer counts as failing.
+	if v, _ := metricValue(scrape(t, tb), failing); v != 0 {
+		t.Fatalf("%s = %v after disabling, want 0", failing, v)
+	}
+	waitFor("the delivery cancelled", func() bool {
+		retryNow(c2.Booking.ID, "")() // its next attempt now, if it is still waiting for it
+		v, _ := metricValue(scrape(t, tb), cancelled)
+		return v == 1
+	})
+	waitHooksDone(t, tb)
+	text = scrape(t, tb)
+	if v, _ := metricValue(text, delivered); v != 2 {
+		t.Fatalf("%s = %v, want 2", delivered, v)
+	}
+	if v, _ := metricValue(text, oldest); v != 0 {
+		t.Fatalf("%s = %v with nothing pending, want 0", oldest, v)
+	}
+	if _, _, bad := good.snapshot(); len(bad) > 0 {
+		t.Fatal(bad)
+	}
+}
+
+// grepMetrics keeps the lines of text that start with prefix.
+func grepMetrics(text, prefix string) string {
+	var b strings.Builder
+	for line := range strings.Lines(text) {
+		if strings.HasPrefix(line, prefix) {
+			b.WriteString(line)
+		}
+	}
+	return b.String()
+}
+
+// hookRequest is one request a recorder received.
+type hookRequest struct {
+	header http.Header
+	body   []byte
+}
+
+// The webhooks section of openapi.json documents every event the server
+// sends, and what the server sends matches it: the three Standard Webhooks
+// headers, and a body valid against the schema of its event type.
+func TestOpenAPIWebhooks(t *testing.T) {
+	t.Parallel()
+	doc := loadOpenAPI(t)
+	hooks, ok := doc["webhooks"].(map[string]any)
+	if !ok {
+		t.Fatal("openapi.json has no webhooks section")
+	}
+	want := append(slices.Clone(booking.WebhookEventTypes), booking.EventWebhookTest)
+	got := slices.Sorted(maps.Keys(hooks))
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("webhooks %v, want the event types %v", got, want)
+	}
+	ids := map[string]bool{}
+	for _, op := range doc.operations(t) {
+		ids[op["operationId"].(string)] = true
+	}
+	ops := map[string]map[string]any{}
+	for typ, item := range hooks {
+		op, ok := doc.deref(t, item)["post"].(map[string]any)
+		if !ok {
+			t.Fatalf("webhook %s: no post operation", typ)
+		}
+		ops[typ] = op
+		id, _ := op["operationId"].(string)
+		if id == "" || ids[id] {
+			t.Errorf("webhook %s: operationId %q missing or used twice", typ, id)
+		}
+		ids[id] = true
+		var headers []string
+		for _, p := range op["parameters"].([]any) {
+			pm := doc.deref(t, p)
+			if pm["in"] == "header" && pm["required"] == true {
+				headers = append(headers, pm["name"].(string))
+			}
+		}
+		slices.Sort(headers)
+		if !slices.Equal(headers, []string{"webhook-id", "webhook-signature", "webhook-timestamp"}) {
+			t.Errorf("webhook %s: required headers %v", typ, headers)
+		}
+	}
+	// check validates a request the server sent against its documented
+	// webhook.
+	check := func(r hookRequest) string {
+		t.Helper()
+		dec := json.NewDecoder(bytes.NewReader(r.body))
+		dec.UseNumber()
+		var body map[string]any
+		if err := dec.Decode(&body); err != nil {
+			t.Fatalf("payload does not parse: %v", err)
+		}
+		typ, _ := body["type"].(string)
+		op := ops[typ]
+		if op == nil {
+			t.Fatalf("sent an undocumented event type %q", typ)
+		}
+		for _, p := range op["parameters"].([]any) {
+			pm := doc.deref(t, p)
+			v := r.header.Get(pm["name"].(string))
+			if v == "" {
+				t.Errorf("%s: header %s missing", typ, pm["name"])
+				continue
+			}
+			for _, e := range validateSchema(doc, pm["schema"], v, typ+" header "+pm["name"].(string)) {
+				t.Error(e)
+			}
+		}
+		rb := doc.deref(t, op["requestBody"])
+		schema := rb["content"].(map[string]any)["application/json"].(map[string]any)["schema"]
+		for _, e := range validateSchema(doc, schema, any(body), typ) {
+			t.Error(e)
+		}
+		return typ
+	}
+
+	tb, admin, _ := hookSetup(t, hookOpts{})
+	var mu sync.Mutex
+	var reqs []hookRequest
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		reqs = append(reqs, hookRequest{header: r.Header.Clone(), body: body})
+		mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(srv.Close)
+	ep := createEndpoint(t, admin, srv.URL, booking.WebhookEventTypes...)
+
+	// created, confirmed, then cancelled or refunded through the API.
+	c := tb.book(t, tb.resource.ID, futureSlot(4, 10))
+	if r := tb.deliverEvent(t, paidEvent("evt_oa_hook_"+c.Booking.ID, &c.Booking)); r.status != 200 {
+		t.Fatalf("paid event: %d", r.status)
+	}
+	if resp := admin.do(t, http.MethodPost, "/api/admin/bookings/"+c.Booking.ID+"/cancel", map[string]any{}, nil,
+		nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("staff cancel: %d", resp.StatusCode)
+	}
+	// needs_review and rescheduled through the store.
+	b := pgtest.CreateBooking(t, tb.db, tb.resource, pgtest.BookingOpts{StartsAt: futureSlot(4, 14)})
+	sys := booking.Cause{Kind: booking.CauseSys, Ref: "test"}
+	for _, p := range []booking.Plan{
+		{After: &booking.BookingChange{Status: booking.StatusNeedsReview, HoldsSlot: true, ReviewReason: "test", Cause: sys}},
+		{Reschedule: &booking.Reschedule{StartsAt: futureSlot(4, 16), EndsAt: futureSlot(4, 17), Cause: sys,
+			ReleaseLapsed: time.Now()}},
+	} {
+		if _, err := tb.db.ChangeBooking(context.Background(), b.ID, func(*booking.State) (booking.Plan, error) {
+			return p, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitHooksDone(t, tb)
+	var test struct{ Delivery booking.WebhookDelivery }
+	if resp := admin.do(t, http.MethodPost, "/api/admin/webhook-endpoints/"+ep.Endpoint.ID+"/test", map[string]any{},
+		nil, &test); resp.StatusCode != http.StatusOK || test.Delivery.Status != booking.DeliveryDelivered {
+		t.Fatalf("test event: %d %+v", resp.StatusCode, test.Delivery)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	seen := map[string]bool{}
+	for _, r := range reqs {
+		seen[check(r)] = true
+	}
+	for _, typ := range []string{booking.EventBookingCreated, booking.EventBookingConfirmed, booking.EventBookingNeedsReview,
+		booking.EventBookingRescheduled, booking.EventWebhookTest} {
+		if !seen[typ] {
+			t.Errorf("no %s event was sent (saw %v)", typ, seen)
+		}
+	}
+	if !seen[booking.EventBookingCancelled] && !seen[booking.EventBookingRefunded] {
+		t.Errorf("the staff cancel sent neither booking.cancelled nor booking.refunded (saw %v)", seen)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 
 	"github.com/bookingplatform/booking/internal/booking"
@@ -131,6 +132,8 @@ type DeliveryWorker struct {
 	RetryBase time.Duration
 	Now       func() time.Time
 	Logger    *slog.Logger
+	// Metrics counts attempts and times their round trips (nil: none).
+	Metrics *DeliveryMetrics
 }
 
 // Timeout bounds one attempt (the client's own timeout is shorter).
@@ -161,6 +164,7 @@ func (w *DeliveryWorker) Work(ctx context.Context, job *river.Job[DeliveryArgs])
 	log := w.Logger.With("endpoint_id", a.EndpointID, "event_id", a.EventID, "event", a.Type, "job_id", job.ID)
 	ep, err := w.Store.EndpointForDelivery(ctx, a.EndpointID)
 	if booking.ErrorCode(err) == booking.ENotFound {
+		w.Metrics.count(a.Type, ResultCancelled)
 		return river.JobCancel(errors.New("endpoint deleted"))
 	}
 	if err != nil {
@@ -168,6 +172,7 @@ func (w *DeliveryWorker) Work(ctx context.Context, job *river.Job[DeliveryArgs])
 	}
 	if !ep.Enabled {
 		log.InfoContext(ctx, "webhook not sent", "why", "endpoint disabled")
+		w.Metrics.count(a.Type, ResultCancelled)
 		return river.JobCancel(errors.New("endpoint disabled"))
 	}
 	if a.BookingID != "" {
@@ -179,7 +184,8 @@ func (w *DeliveryWorker) Work(ctx context.Context, job *river.Job[DeliveryArgs])
 			return river.JobSnooze(min(retryDelay(w.RetryBase, 1), time.Second))
 		}
 	}
-	d, marked, err := w.attempt(ctx, ep, a, job.ID, job.Attempt)
+	last := job.Attempt >= job.MaxAttempts
+	d, marked, err := w.attempt(ctx, ep, a, job.ID, job.Attempt, last)
 	if err != nil {
 		return err
 	}
@@ -195,9 +201,10 @@ func (w *DeliveryWorker) Work(ctx context.Context, job *river.Job[DeliveryArgs])
 	return fmt.Errorf("webhook delivery failed: %s", d.Error)
 }
 
-// attempt sends a once and logs the attempt.
+// attempt sends a once, counts it and logs it; last says no retry follows
+// a failure.
 func (w *DeliveryWorker) attempt(ctx context.Context, ep *booking.DeliveryEndpoint, a DeliveryArgs, jobID int64,
-	n int,
+	n int, last bool,
 ) (*booking.WebhookDelivery, bool, error) {
 	res := w.Client.Send(ctx, webhook.Message{URL: ep.URL, Secret: ep.Secret, ID: a.EventID, Timestamp: w.Now(),
 		Body: a.Body})
@@ -215,6 +222,8 @@ func (w *DeliveryWorker) attempt(ctx context.Context, ep *booking.DeliveryEndpoi
 	default:
 		d.Error = fmt.Sprintf("answered %d", res.Status)
 	}
+	// Counted before it is recorded: the receiver got it either way.
+	w.Metrics.attempted(a.Type, &res, last)
 	marked, err := w.Store.RecordDelivery(ctx, d)
 	if err != nil {
 		return nil, false, err
@@ -290,7 +299,7 @@ func (d *WebhookDesk) SendTest(ctx context.Context, endpointID string) (*booking
 		return nil, err
 	}
 	out, _, err := d.Delivery.attempt(ctx, ep, DeliveryArgs{EndpointID: endpointID, EventID: id,
-		Type: booking.EventWebhookTest, Body: body}, 0, 1)
+		Type: booking.EventWebhookTest, Body: body}, 0, 1, false)
 	return out, err
 }
 
@@ -312,4 +321,111 @@ func (d *WebhookDesk) Resend(ctx context.Context, deliveryID int64) (int64, erro
 		return 0, fmt.Errorf("queue delivery: %w", err)
 	}
 	return res.Job.ID, nil
+}
+
+// Results of a delivery attempt, the result label of
+// booking_webhook_deliveries_total.
+const (
+	// ResultDelivered: the receiver answered 2xx.
+	ResultDelivered = "delivered"
+	// ResultFailed: a non-2xx answer, a timeout or a refused or failed
+	// connection; the delivery is retried (a test event is not).
+	ResultFailed = "failed"
+	// ResultGivenUp: the last attempt failed; River discards the job and
+	// only "send again" from the log delivers the event now.
+	ResultGivenUp = "given_up"
+	// ResultCancelled: not sent, the endpoint being disabled or deleted.
+	ResultCancelled = "cancelled"
+)
+
+// DeliveryMetrics counts outgoing webhook deliveries.
+type DeliveryMetrics struct {
+	Deliveries *prometheus.CounterVec
+	Seconds    prometheus.Histogram
+}
+
+// NewDeliveryMetrics returns the delivery metrics, registered on reg.
+func NewDeliveryMetrics(reg prometheus.Registerer) *DeliveryMetrics {
+	m := &DeliveryMetrics{
+		Deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "booking_webhook_deliveries_total",
+			Help: "Outgoing webhook delivery attempts, by event type and result (delivered, failed: retried, " +
+				"given_up: the last attempt failed, cancelled: endpoint disabled or deleted)."},
+			[]string{"event", "result"}),
+		Seconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "booking_webhook_delivery_seconds",
+			Help:    "Round trip of an outgoing webhook request, connect to answer (or to the error or timeout).",
+			Buckets: []float64{0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15}}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.Deliveries, m.Seconds)
+	}
+	return m
+}
+
+func (m *DeliveryMetrics) count(event, result string) {
+	if m != nil {
+		m.Deliveries.WithLabelValues(event, result).Inc()
+	}
+}
+
+// attempted counts an attempt that got res; last says no retry follows a
+// failure. An attempt that made no request (a secret or URL that cannot
+// be used) has no round trip to time.
+func (m *DeliveryMetrics) attempted(event string, res *webhook.Result, last bool) {
+	if m == nil {
+		return
+	}
+	switch {
+	case res.Delivered():
+		m.count(event, ResultDelivered)
+	case last:
+		m.count(event, ResultGivenUp)
+	default:
+		m.count(event, ResultFailed)
+	}
+	if res.Latency > 0 {
+		m.Seconds.Observe(res.Latency.Seconds())
+	}
+}
+
+// WebhookBacklogReader reads the figures of the outgoing webhook gauges.
+type WebhookBacklogReader interface {
+	// WebhookBacklog returns the number of enabled endpoints marked
+	// failing and how long the oldest delivery not yet made has waited
+	// since it was queued.
+	WebhookBacklog(ctx context.Context) (failing int, oldest time.Duration, err error)
+}
+
+// WebhookBacklogCollector exports booking_webhook_endpoints_failing and
+// booking_webhook_oldest_pending_seconds, read at each scrape in one
+// statement (bounded by a short timeout; -1 both when it cannot be read).
+func WebhookBacklogCollector(db WebhookBacklogReader) prometheus.Collector {
+	return &backlogCollector{db: db,
+		failing: prometheus.NewDesc("booking_webhook_endpoints_failing",
+			"Enabled webhook endpoints marked failing: every attempt failed for a day (-1: unknown).", nil, nil),
+		oldest: prometheus.NewDesc("booking_webhook_oldest_pending_seconds",
+			"How long the oldest webhook delivery not yet made (queued, waiting its turn or retried) has waited "+
+				"since it was queued (0: none waits; -1: unknown).", nil, nil),
+	}
+}
+
+type backlogCollector struct {
+	db              WebhookBacklogReader
+	failing, oldest *prometheus.Desc
+}
+
+func (c *backlogCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.failing
+	ch <- c.oldest
+}
+
+func (c *backlogCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	failing, oldest, err := c.db.WebhookBacklog(ctx)
+	f, o := float64(failing), oldest.Seconds()
+	if err != nil {
+		f, o = -1, -1
+	}
+	ch <- prometheus.MustNewConstMetric(c.failing, prometheus.GaugeValue, f)
+	ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, o)
 }

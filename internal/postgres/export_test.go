@@ -143,6 +143,7 @@ var PlanExempt = map[string]string{
 	"listWebhookDeliveriesSQL":  "the index webhook_deliveries_endpoint (endpoint_id, id DESC) with a LIMIT",
 	"findWebhookDeliverySQL":    "one row by primary key",
 	"earlierDeliveryPendingSQL": "River's queue table by kind and River's GIN index on args, which River keeps small (finished jobs are deleted)",
+	"webhookBacklogSQL":         "a metrics scrape: webhook_endpoints is small (a handful of rows made by an ADMIN), and River's queue table by state and queue (its fetch index), which River keeps small",
 }
 
 // FastChecks returns the statements of the fast checks of `booking check`

@@ -101,8 +101,9 @@ func (db *DB) savePool(ctx context.Context, sql string, p *booking.Pool, args ..
 // under a savepoint: the no-overlap constraint (or the places counter)
 // refusing one member rolls back that try only, and the next member is
 // tried, all in one transaction on one connection. The lapsed holds in
-// each member's way are expired first, as in CreateHold. Errors:
-// slot_unavailable when every member is taken, unavailable.
+// each member's way are expired first, as in CreateHold, and booking.created
+// is queued in the same transaction for the endpoints that ask for it.
+// Errors: slot_unavailable when every member is taken, unavailable.
 func (db *DB) CreateHoldAny(ctx context.Context, holds []booking.NewHold, seal func(*booking.Booking) []byte) (*booking.Booking, error) {
 	var out *booking.Booking
 	err := db.Transact(ctx, func(tx pgx.Tx) error {
@@ -135,6 +136,9 @@ func (db *DB) CreateHoldAny(ctx context.Context, holds []booking.NewHold, seal f
 				last = booking.Errorf(booking.ESlotUnavailable, "This slot is no longer available.")
 			}
 			return last
+		}
+		if err := db.enqueueCreated(ctx, tx, out); err != nil {
+			return err
 		}
 		sealed := seal(out)
 		if holds[0].KeyHash == nil {

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -154,6 +155,15 @@ RETURNING o.failing_at IS NULL AND e.failing_at IS NOT NULL`
 	listWebhookDeliveriesSQL = `SELECT ` + deliveryColumns + ` FROM webhook_deliveries d
 WHERE d.endpoint_id = $1 ORDER BY d.id DESC LIMIT $2`
 	findWebhookDeliverySQL = `SELECT ` + deliveryColumns + ` FROM webhook_deliveries d WHERE d.id = $1`
+	// webhookBacklogSQL: the enabled endpoints marked failing, and how long
+	// the oldest delivery not yet made (queued, snoozed behind an earlier
+	// one, running or waiting for its next attempt) has waited since it was
+	// queued (0 when none is), for the metrics.
+	webhookBacklogSQL = `
+SELECT (SELECT count(*) FROM webhook_endpoints WHERE enabled AND failing_at IS NOT NULL)::int,
+    (SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 FROM river_job
+     WHERE state IN ('available', 'scheduled', 'pending', 'running', 'retryable') AND queue = 'webhooks'
+       AND kind = 'webhook_delivery')`
 )
 
 // EndpointForDelivery reads an endpoint's URL and secret. Errors: not_found.
@@ -239,4 +249,13 @@ func (db *DB) FindWebhookDelivery(ctx context.Context, id int64) (*booking.Webho
 		return nil, interpretError(err)
 	}
 	return &d, nil
+}
+
+// WebhookBacklog returns the number of enabled endpoints marked failing
+// and how long the oldest delivery not yet made has waited since it was
+// queued.
+func (db *DB) WebhookBacklog(ctx context.Context) (failing int, oldest time.Duration, err error) {
+	var secs float64
+	err = db.Pool.QueryRow(ctx, webhookBacklogSQL).Scan(&failing, &secs)
+	return failing, time.Duration(secs * float64(time.Second)), interpretError(err)
 }
