@@ -452,7 +452,8 @@
       again.addEventListener('click', function () { retryDelivery(d, again); });
       actions.appendChild(again);
     }
-    const response = d.error ? d.error : (d.response || '—');
+    const response = [el('div', { className: 'excerpt mono', title: d.response || null }, [d.response || '—'])];
+    if (d.error) response.push(el('div', { className: 'cell-sub' }, [d.error]));
     return el('tr', { 'data-delivery': String(d.id) }, [
       cell('Time', 'nowrap cell-sub', [localTime(d.createdAt)]),
       cell('Event', null, [el('span', { className: 'mono small' }, [d.eventType])]),
@@ -460,7 +461,7 @@
       cell('HTTP', 'num', [d.httpStatus ? String(d.httpStatus) : '—']),
       cell('Latency', 'num nowrap', [d.latencyMs + ' ms']),
       cell('Attempt', 'num', [String(d.attempt)]),
-      cell('Response', null, [el('div', { className: 'excerpt mono', title: response }, [response])]),
+      cell('Response', null, response),
       actions
     ]);
   }
