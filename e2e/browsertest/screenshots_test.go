@@ -14,6 +14,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/bookingplatform/booking/internal/auth"
 	"github.com/bookingplatform/booking/internal/booking"
 	"github.com/bookingplatform/booking/internal/payment"
 )
@@ -65,6 +66,37 @@ func TestScreenshots(t *testing.T) {
 		From: a.today().AddDate(0, 0, 3).Format(time.DateOnly), Closed: true, Note: "Holiday"}); err != nil {
 		t.Fatalf("close a day: %v", err)
 	}
+	// For the settings page: an API key in use and a revoked one, and a
+	// webhook endpoint with a delivered test event and a failed one.
+	staff, err := a.db.ListStaff(context.Background())
+	if err != nil || len(staff) == 0 {
+		t.Fatalf("list staff: %v", err)
+	}
+	admin := &staff[0]
+	for _, name := range []string{"Old reporting script", "Accounting export"} {
+		k, _, err := a.app.Server.APIKeys.Create(context.Background(), auth.NewKey{Name: name, Scopes: []auth.Scope{auth.ScopeRead}}, admin)
+		if err != nil {
+			t.Fatalf("create API key: %v", err)
+		}
+		if name == "Old reporting script" {
+			if _, err := a.app.Server.APIKeys.Revoke(context.Background(), k.ID); err != nil {
+				t.Fatalf("revoke API key: %v", err)
+			}
+		}
+	}
+	rc := newReceiver(t)
+	ep, _, err := a.app.Server.Webhooks.Create(context.Background(), booking.NewWebhookEndpoint{URL: rc.srv.URL + "/hooks/booking",
+		Events: []string{booking.EventBookingConfirmed, booking.EventBookingCancelled, booking.EventBookingRefunded}}, admin)
+	if err != nil {
+		t.Fatalf("create webhook endpoint: %v", err)
+	}
+	rc.failing.Store(true)
+	for range 2 {
+		if _, err := a.app.Server.Webhooks.SendTest(context.Background(), ep.ID); err != nil {
+			t.Fatalf("send test event: %v", err)
+		}
+		rc.failing.Store(false)
+	}
 	type shot struct {
 		name  string
 		path  string
@@ -95,6 +127,12 @@ func TestScreenshots(t *testing.T) {
 		{name: "login", path: "/login", ready: `document.querySelector('#login-form') !== null`},
 		// The booking view first: from /dashboard, only the fragment would change.
 		{name: "dashboard-booking", path: "/dashboard#booking/" + paid.Booking.ID, ready: `!document.querySelector('#detail-view').hidden && document.querySelector('#detail-facts').getAttribute('aria-busy') === 'false' && !document.querySelector('#detail-disputes').hidden`},
+		{name: "settings", path: "/settings", ready: `document.querySelectorAll('#resources-body tr[data-resource]').length === 2 && document.querySelectorAll('#keys-body tr[data-key]').length === 2 && document.querySelectorAll('#hooks-body tr[data-endpoint]').length === 1`,
+			setup: func(b *browser) {
+				b.do(t, chromedp.Click(chromedp.CSS(`[data-edit="`+a.resource.ID+`"]`)), chromedp.Click(chromedp.CSS(`#hooks-body [data-manage]`)))
+				b.waitFor(t, `document.querySelectorAll('#overrides-body tr[data-override]').length === 1 && document.querySelectorAll('#deliveries-body tr[data-delivery]').length === 2`)
+				b.do(t, chromedp.Evaluate[chromedp.Void]("document.activeElement.blur()"))
+			}},
 		{name: "dashboard", path: "/dashboard", ready: `document.querySelectorAll('#bookings-body tr[data-booking]').length === 6 && document.querySelectorAll('#events-body tr[data-event]').length === 7 && !document.querySelector('#metrics-section').hidden && document.querySelector('[data-money="needsReview"]').innerText === '1'`},
 	}
 	for _, width := range []int64{1280, 390} {

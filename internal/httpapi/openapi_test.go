@@ -1101,6 +1101,9 @@ func TestOpenAPIConformance(t *testing.T) {
 		{op: "GET /login", build: fixed("/login"), status: 200},
 		{op: "GET /dashboard", as: "READONLY", build: fixed("/dashboard"), status: 200},
 		{op: "GET /dashboard", name: "signed out", build: fixed("/dashboard"), status: 303},
+		{op: "GET /settings", as: "ADMIN", build: fixed("/settings"), status: 200},
+		{op: "GET /settings", name: "readonly", as: "READONLY", build: fixed("/settings"), status: 200},
+		{op: "GET /settings", name: "signed out", build: fixed("/settings"), status: 303},
 		{op: "GET /demo/checkout/{session}", status: 200, build: func(t *testing.T) oaRequest {
 			return oaRequest{path: "/demo/checkout/" + demoSession(t)}
 		}},

@@ -46,11 +46,14 @@ func (s *Server) pageRoutes(mux *router) {
 	mux.Handle("GET /manage/{id}", p.handle(p.handleManage))
 	mux.Handle("GET /login", p.handle(p.handleLogin))
 	dashboard := p.handle(p.handleDashboard)
+	settings := p.handle(p.handleSettings)
 	if s.Sessions != nil && s.Auth != nil {
 		g := &auth.Guard{Sessions: s.Sessions, Store: s.Auth.Store, WriteError: s.WriteError}
 		dashboard = g.Page("/login", dashboard)
+		settings = g.Page("/login?next=%2Fsettings", settings)
 	}
 	mux.Handle("GET /dashboard", dashboard)
+	mux.Handle("GET /settings", settings)
 
 	if p.demo() {
 		// The demo checkout delivers its events through this same mux, so
@@ -183,8 +186,26 @@ func (p *pages) handleDashboard(w http.ResponseWriter, r *http.Request) error {
 	for _, st := range booking.Statuses {
 		d.Statuses = append(d.Statuses, statusOption{Value: string(st), Label: statusLabel(st)})
 	}
-	return p.render(w, http.StatusOK, "dashboard", web.Page{Title: "Dashboard", Staff: true,
+	return p.render(w, http.StatusOK, "dashboard", web.Page{Title: "Dashboard", Staff: true, Nav: "dashboard",
 		Scripts: []string{"common.js", "dashboard.js"}, Data: d})
+}
+
+// settingsPage is what the settings page offers to choose from: the event
+// types an outgoing webhook endpoint may subscribe to and the scopes of an
+// API key, as the API accepts them.
+type settingsPage struct {
+	EventTypes []string
+	Scopes     []auth.Scope
+}
+
+// handleSettings serves ADMIN's settings: resources and their rules, API
+// keys and outgoing webhooks. Like the dashboard it is served to any signed-in
+// staff member; its script tells other roles they cannot change settings,
+// and the API routes behind it keep their own role checks.
+func (p *pages) handleSettings(w http.ResponseWriter, r *http.Request) error {
+	return p.render(w, http.StatusOK, "settings", web.Page{Title: "Settings", Staff: true, Nav: "settings",
+		Scripts: []string{"common.js", "settings.js"},
+		Data:    settingsPage{EventTypes: booking.WebhookEventTypes, Scopes: auth.Scopes}})
 }
 
 // statusLabel is the human name of a booking status.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bookingplatform/booking/internal/app"
+	"github.com/bookingplatform/booking/internal/auth"
 	"github.com/bookingplatform/booking/internal/booking"
 	"github.com/bookingplatform/booking/internal/httpapi"
 	"github.com/bookingplatform/booking/internal/postgres"
@@ -88,6 +89,7 @@ func TestPagesHeaders(t *testing.T) {
 		{"cancel", "/cancel?booking=" + b.ID, 200, "released automatically"},
 		{"login", "/login", 200, `id="login-form"`},
 		{"dashboard", "/dashboard", 200, `src="/static/dashboard.js"`},
+		{"settings", "/settings", 200, `src="/static/settings.js"`},
 		{"demo checkout", "/demo/checkout/" + sid, 200, "Pay €50.00"},
 		{"demo checkout unknown", "/demo/checkout/cs_demo_0123456789abcdef", 404, "Page not found"},
 	}
@@ -126,6 +128,31 @@ func TestPagesHeaders(t *testing.T) {
 				t.Error("no demo-mode banner")
 			}
 		})
+	}
+}
+
+// TestSettingsPage checks that the settings page offers what the API
+// accepts: every event type an endpoint may subscribe to and every API key
+// scope; and that the staff navigation marks the page.
+func TestSettingsPage(t *testing.T) {
+	t.Parallel()
+	d := setupDemo(t, false)
+	resp, body := get(t, http.DefaultClient, d.url+"/settings", browserAccept)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	for _, e := range booking.WebhookEventTypes {
+		if want := `name="hook-event" value="` + e + `"`; !strings.Contains(body, want) {
+			t.Errorf("no checkbox for event %s", e)
+		}
+	}
+	for _, s := range auth.Scopes {
+		if want := `name="key-scope" value="` + string(s) + `"`; !strings.Contains(body, want) {
+			t.Errorf("no choice of scope %s", s)
+		}
+	}
+	if !strings.Contains(body, `<a href="/settings" aria-current="page">Settings</a>`) {
+		t.Error("the staff navigation does not mark the settings page")
 	}
 }
 

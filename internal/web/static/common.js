@@ -1,4 +1,5 @@
-// Shared helpers of the booking pages: JSON requests, formatting, field errors.
+// Shared helpers of the booking pages: JSON requests, formatting, field errors,
+// buttons that ask for a second click.
 (function () {
   'use strict';
 
@@ -138,9 +139,40 @@
     node.hidden = !text;
   }
 
+  const buttonStyles = {
+    danger: ['btn btn-danger btn-small', 'btn btn-danger-solid btn-small'],
+    primary: ['btn btn-secondary btn-small', 'btn btn-primary btn-small']
+  };
+
+  // confirmButton asks for a second click, within ten seconds, before
+  // running action.
+  function confirmButton(label, confirmLabel, style, action) {
+    const cls = buttonStyles[style];
+    const btn = el('button', { type: 'button', className: cls[0] }, [label]);
+    let timer = 0;
+    btn.addEventListener('click', async function () {
+      if (!btn.hasAttribute('data-armed')) {
+        btn.setAttribute('data-armed', '');
+        btn.textContent = confirmLabel;
+        btn.className = cls[1];
+        timer = window.setTimeout(function () {
+          btn.removeAttribute('data-armed');
+          btn.textContent = label;
+          btn.className = cls[0];
+        }, 10000);
+        return;
+      }
+      window.clearTimeout(timer);
+      btn.disabled = true;
+      btn.textContent = 'Working…';
+      await action();
+    });
+    return btn;
+  }
+
   window.Booking = {
     api: api, randomKey: randomKey, money: money, timeIn: timeIn, dateIn: dateIn, formatIn: formatIn,
     statusLabel: statusLabel, el: el, clearFieldErrors: clearFieldErrors, showFieldErrors: showFieldErrors,
-    showAlert: showAlert
+    showAlert: showAlert, confirmButton: confirmButton
   };
 })();
