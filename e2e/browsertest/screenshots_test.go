@@ -97,6 +97,14 @@ func TestScreenshots(t *testing.T) {
 		}
 		rc.failing.Store(false)
 	}
+	// For the front desk: a block two days on (made by the signed-in
+	// browser, once), beside the bookings of the day after today.
+	blockSlots := a.freeSlots(t, a.today().AddDate(0, 0, 2), 3)
+	blockJS := fmt.Sprintf(`document.querySelector('.desk-entry[data-kind="block"]') || fetch('/api/admin/resources/%s/blocks', {method: 'POST', headers: {'Content-Type': 'application/json'},
+		body: JSON.stringify({startsAt: %q, endsAt: %q, reason: 'Court resurfacing'})}).then(function () {
+		document.querySelector('#desk-today').click(); })`, a.resource.ID,
+		blockSlots[0].StartsAt.UTC().Format(time.RFC3339), blockSlots[2].EndsAt.UTC().Format(time.RFC3339))
+
 	type shot struct {
 		name  string
 		path  string
@@ -132,6 +140,13 @@ func TestScreenshots(t *testing.T) {
 				b.do(t, chromedp.Click(chromedp.CSS(`[data-edit="`+a.resource.ID+`"]`)), chromedp.Click(chromedp.CSS(`#hooks-body [data-manage]`)))
 				b.waitFor(t, `document.querySelectorAll('#overrides-body tr[data-override]').length === 1 && document.querySelectorAll('#deliveries-body tr[data-delivery]').length === 2`)
 				b.do(t, chromedp.Evaluate[chromedp.Void]("document.activeElement.blur()"))
+			}},
+		{name: "desk", path: "/desk", ready: `document.querySelector('#desk-grid').getAttribute('aria-busy') === 'false' && document.querySelectorAll('#desk-grid .desk-entry[data-booking]').length >= 2`,
+			setup: func(b *browser) {
+				b.do(t, chromedp.Evaluate[chromedp.Void](blockJS))
+				b.waitFor(t, `document.querySelectorAll('#desk-grid .desk-entry[data-kind="block"]').length === 1`)
+				b.do(t, fill("#db-first", "Walk"), fill("#db-last", "In"), fill("#db-email", "walk.in@example.com"),
+					chromedp.Evaluate[chromedp.Void]("document.activeElement.blur()"))
 			}},
 		{name: "dashboard", path: "/dashboard", ready: `document.querySelectorAll('#bookings-body tr[data-booking]').length === 6 && document.querySelectorAll('#events-body tr[data-event]').length === 7 && !document.querySelector('#metrics-section').hidden && document.querySelector('[data-money="needsReview"]').innerText === '1'`},
 	}

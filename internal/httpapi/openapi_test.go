@@ -1104,6 +1104,8 @@ func TestOpenAPIConformance(t *testing.T) {
 		{op: "GET /settings", as: "ADMIN", build: fixed("/settings"), status: 200},
 		{op: "GET /settings", name: "readonly", as: "READONLY", build: fixed("/settings"), status: 200},
 		{op: "GET /settings", name: "signed out", build: fixed("/settings"), status: 303},
+		{op: "GET /desk", as: "OPS", build: fixed("/desk"), status: 200},
+		{op: "GET /desk", name: "signed out", build: fixed("/desk"), status: 303},
 		{op: "GET /demo/checkout/{session}", status: 200, build: func(t *testing.T) oaRequest {
 			return oaRequest{path: "/demo/checkout/" + demoSession(t)}
 		}},

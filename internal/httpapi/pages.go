@@ -47,13 +47,16 @@ func (s *Server) pageRoutes(mux *router) {
 	mux.Handle("GET /login", p.handle(p.handleLogin))
 	dashboard := p.handle(p.handleDashboard)
 	settings := p.handle(p.handleSettings)
+	desk := p.handle(p.handleDesk)
 	if s.Sessions != nil && s.Auth != nil {
 		g := &auth.Guard{Sessions: s.Sessions, Store: s.Auth.Store, WriteError: s.WriteError}
 		dashboard = g.Page("/login", dashboard)
 		settings = g.Page("/login?next=%2Fsettings", settings)
+		desk = g.Page("/login?next=%2Fdesk", desk)
 	}
 	mux.Handle("GET /dashboard", dashboard)
 	mux.Handle("GET /settings", settings)
+	mux.Handle("GET /desk", desk)
 
 	if p.demo() {
 		// The demo checkout delivers its events through this same mux, so
@@ -285,4 +288,12 @@ func wantsHTML(r *http.Request) bool {
 // successPath is the page a browser lands on after the checkout.
 func successPath(sessionID string) string {
 	return "/success?session_id=" + url.QueryEscape(sessionID)
+}
+
+// handleDesk serves the front desk: the week calendar of a resource, and
+// bookings and blocks made by staff. Any signed-in staff member sees the
+// calendar; its script offers the forms to ADMIN and OPS.
+func (p *pages) handleDesk(w http.ResponseWriter, r *http.Request) error {
+	return p.render(w, http.StatusOK, "desk", web.Page{Title: "Front desk", Staff: true, Nav: "desk",
+		Scripts: []string{"common.js", "desk.js"}})
 }

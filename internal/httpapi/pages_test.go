@@ -90,6 +90,7 @@ func TestPagesHeaders(t *testing.T) {
 		{"login", "/login", 200, `id="login-form"`},
 		{"dashboard", "/dashboard", 200, `src="/static/dashboard.js"`},
 		{"settings", "/settings", 200, `src="/static/settings.js"`},
+		{"desk", "/desk", 200, `src="/static/desk.js"`},
 		{"demo checkout", "/demo/checkout/" + sid, 200, "Pay €50.00"},
 		{"demo checkout unknown", "/demo/checkout/cs_demo_0123456789abcdef", 404, "Page not found"},
 	}

@@ -37,7 +37,7 @@ type Page struct {
 	Demo    bool     // show the demo-mode banner
 	Scripts []string // static JavaScript files, loaded deferred
 	Staff   bool     // a staff page: the header links to the dashboard
-	Nav     string   // the staff navigation entry of this page: "dashboard", "settings"
+	Nav     string   // the staff navigation entry of this page: "dashboard", "desk", "settings"
 	Data    any
 }
 

@@ -46,7 +46,7 @@ func TestPagesRender(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"book", "success", "cancel", "login", "dashboard", "settings", "demo_checkout", "error"} {
+	for _, name := range []string{"book", "success", "cancel", "login", "dashboard", "desk", "settings", "demo_checkout", "error"} {
 		if _, ok := ps.t[name]; !ok {
 			t.Errorf("no template %s", name)
 		}
@@ -79,7 +79,7 @@ func TestNoInlineCode(t *testing.T) {
 			}
 		}
 	}
-	for _, f := range []string{"site.css", "common.js", "book.js", "success.js", "login.js", "dashboard.js", "settings.js", "favicon.ico", "favicon.svg"} {
+	for _, f := range []string{"site.css", "common.js", "book.js", "success.js", "login.js", "dashboard.js", "desk.js", "settings.js", "favicon.ico", "favicon.svg"} {
 		if _, err := fs.Stat(Static(), f); err != nil {
 			t.Errorf("static file %s: %v", f, err)
 		}

@@ -272,6 +272,18 @@
     fill('booking-messages-body', 5, rows, function (r) { return r; }, 'No messages for this booking.');
   }
 
+  async function loadNotes(id) {
+    const res = await B.api('GET', '/api/admin/bookings/' + encodeURIComponent(id) + '/notes');
+    if (state.detailID !== id || !res.ok || !res.body) return;
+    const list = $('notes-list');
+    list.textContent = '';
+    (res.body.items || []).forEach(function (n) {
+      list.appendChild(el('li', {}, [el('div', {}, [n.body]), el('div', { className: 'cell-sub' }, [n.author + ' · ' + localTime(n.createdAt)])]));
+    });
+    if (!list.children.length) list.appendChild(el('li', { className: 'muted small' }, ['No notes.']));
+    $('note-form').hidden = !canAct();
+  }
+
   function emptyRow(body, cols, text) {
     body.textContent = '';
     body.appendChild(el('tr', {}, [el('td', { colspan: String(cols), className: 'table-empty' }, [text])]));
@@ -502,6 +514,7 @@
     }
     renderDetail(res.body);
     loadBookingMessages(id); // its own section; the view does not wait for it
+    loadNotes(id);
     return true;
   }
 
@@ -572,6 +585,20 @@
       if (document.visibilityState === 'visible' && !document.querySelector('[data-armed]')) loadAll();
     }, 30000);
   }
+
+  $('note-form').addEventListener('submit', async function (ev) {
+    ev.preventDefault();
+    const id = state.detailID;
+    const text = $('note-body').value.trim();
+    if (!id || !text) return;
+    const res = await B.api('POST', '/api/admin/bookings/' + encodeURIComponent(id) + '/notes', { body: text });
+    if (!res.ok) {
+      failure(res, 'add this note');
+      return;
+    }
+    $('note-body').value = '';
+    await loadNotes(id);
+  });
 
   $('messages-filter').addEventListener('change', function () {
     state.messages = $('messages-filter').value;
