@@ -264,7 +264,7 @@ func (s *Booker) book(ctx context.Context, tg target, req CreateRequest, idemKey
 		if !ok {
 			continue
 		}
-		if w := r.Bookable(sl, now); w != "" && !(o.staff && sl.EndsAt.After(now)) {
+		if w := r.Bookable(sl, now); w != "" && (!o.staff || !sl.EndsAt.After(now)) {
 			why = w
 			continue
 		}
