@@ -99,7 +99,7 @@ WHERE b.resource_id = $1`, r.res.ID)
 	prow, err := r.db.Pool.Query(r.ctx, `
 SELECT coalesce(p.stripe_payment_intent_id, ''), coalesce(sum(f.amount), 0)
 FROM payments p JOIN bookings b ON b.id = p.booking_id LEFT JOIN refunds f ON f.payment_id = p.id
-WHERE b.resource_id = $1 GROUP BY p.id`, r.res.ID)
+WHERE b.resource_id = $1 AND p.method = 'stripe' GROUP BY p.id`, r.res.ID)
 	if err != nil {
 		r.fail("read payments: %v", err)
 	}

@@ -23,6 +23,7 @@ type mPayment struct {
 	currency    string
 	refunded    int64
 	withdrawn   int64 // taken back by a lost dispute
+	offline     bool  // taken at the venue: refunded there, never through Stripe
 }
 
 func (p *mPayment) remaining() int64 { return p.amount - p.refunded - p.withdrawn }
@@ -42,6 +43,7 @@ type mBooking struct {
 	disputesOf  map[string][]string // PaymentIntent → dispute ids
 	owed        map[string]bool     // by PaymentIntent: a refund of what remains is owed
 	attempts    map[string]int      // by PaymentIntent: failed attempts of the owed refund
+	venue       bool                // booked at the front desk, paid at the venue
 }
 
 func (b *mBooking) kept() int64 { return b.paid - b.refunded - b.withdrawn }
@@ -54,11 +56,12 @@ type model struct {
 	seen     map[string]bool      // event ids the ledger holds
 	waiting  map[string][]*wEvent // money events waiting for their payment, by PaymentIntent
 	waitSeen map[string]bool      // ids of those events
+	blocked  map[int]bool         // slots staff blocked
 }
 
 func newModel(now time.Time) *model {
 	return &model{now: now, bySess: map[string]*mBooking{}, byPI: map[string]*mBooking{}, seen: map[string]bool{},
-		waiting: map[string][]*wEvent{}, waitSeen: map[string]bool{}}
+		waiting: map[string][]*wEvent{}, waitSeen: map[string]bool{}, blocked: map[int]bool{}}
 }
 
 // holder returns the booking that holds slot, if any, other than except.
@@ -80,10 +83,37 @@ func (m *model) releaseLapsed(slot int) {
 	}
 }
 
-// book: a customer asks for slot; false when it is taken.
+// book: a customer asks for slot; false when it is taken or blocked.
 func (m *model) book(slot int) bool {
 	m.releaseLapsed(slot)
-	return m.holder(slot, nil) == nil
+	return m.takeable(slot, nil)
+}
+
+// takeable: no booking but except holds slot, and staff did not block it.
+func (m *model) takeable(slot int, except *mBooking) bool {
+	return m.holder(slot, except) == nil && !m.blocked[slot]
+}
+
+// addVenue records a booking made at the desk and paid at the venue.
+func (m *model) addVenue(id string, slot int) *mBooking {
+	b := m.addBooking(id, "venue-"+id, slot)
+	b.venue = true
+	b.status, b.holds, b.paid = booking.StatusConfirmed, true, price
+	b.payments[b.session] = &mPayment{session: b.session, amount: price, currency: "eur", offline: true}
+	return b
+}
+
+// block: staff block slot; the error code the product must answer.
+func (m *model) block(slot int) string {
+	m.releaseLapsed(slot)
+	switch {
+	case m.holder(slot, nil) != nil:
+		return booking.ESlotUnavailable
+	case m.blocked[slot]:
+		return booking.EConflict
+	}
+	m.blocked[slot] = true
+	return ""
 }
 
 func (m *model) addBooking(id, session string, slot int) *mBooking {
@@ -163,7 +193,7 @@ func (m *model) paid(b *mBooking, ev *wEvent) {
 		take()
 	case booking.StatusExpired:
 		m.releaseLapsed(b.slot)
-		if m.holder(b.slot, b) == nil {
+		if m.takeable(b.slot, b) {
 			take()
 		} else {
 			b.owed[p.pi] = true
@@ -336,6 +366,11 @@ func (m *model) staffCancel(b *mBooking) string {
 	case booking.StatusConfirmed, booking.StatusNeedsReview:
 		owes := len(b.owed) > 0
 		for _, p := range b.payments {
+			if p.offline { // handed back at the venue, now
+				b.refunded += p.remaining()
+				p.refunded += p.remaining()
+				continue
+			}
 			if p.remaining() > 0 {
 				b.owed[p.pi], owes = true, true
 			}
@@ -370,7 +405,7 @@ func (m *model) staffAccept(b *mBooking) string {
 	}
 	if !b.holds {
 		m.releaseLapsed(b.slot)
-		if m.holder(b.slot, b) != nil {
+		if !m.takeable(b.slot, b) {
 			return booking.ESlotUnavailable
 		}
 	}

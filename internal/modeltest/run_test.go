@@ -59,6 +59,7 @@ var kinds = []struct {
 	{"book", 8}, {"pay", 7}, {"pay_late", 3}, {"async", 3}, {"deliver", 20}, {"drop", 1}, {"return", 4},
 	{"advance", 8}, {"dashboard_refund", 3}, {"dispute", 3}, {"close_dispute", 2}, {"cancel", 4}, {"accept", 4},
 	{"sweep", 4}, {"refunds", 6}, {"stripe_down", 3}, {"outage", 1}, {"replay", 3},
+	{"desk_venue", 3}, {"block", 2}, {"unblock", 2},
 }
 
 func randomHistory(r *rand.Rand, n int) []step {
@@ -97,6 +98,8 @@ type run struct {
 	log       []string  // what happened, for the report
 	delivered []*wEvent // events delivered, for replays
 	dropped   map[string]bool
+	staff     *booking.Staff    // the staff member at the desk
+	blocks    map[int]string    // block id by slot
 }
 
 func (r *run) now() time.Time {
@@ -113,6 +116,12 @@ func newRun(t testing.TB, db *postgres.DB, tag string, listRefunds bool) *run {
 	r.app = app.New(app.Options{DB: db, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), Now: r.now,
 		Payments: r.world, WebhookSecrets: []string{secret}, NoStaff: true})
 	r.srv = httptest.NewServer(r.app.Server.Handler())
+	st, err := db.CreateStaff(r.ctx, booking.NewStaff{Email: "desk-" + tag + "@example.com", Role: booking.RoleOps,
+		PasswordHash: "$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"})
+	if err != nil {
+		t.Fatalf("staff: %v", err)
+	}
+	r.staff, r.blocks = st, map[int]string{}
 	return r
 }
 
@@ -165,7 +174,7 @@ func (r *run) exec(s step) {
 		}
 	case "pay", "pay_late":
 		b := r.booking(s.A)
-		if b == nil {
+		if b == nil || b.venue {
 			return
 		}
 		if s.Kind == "pay_late" && r.now().Before(b.holdUntil.Add(-time.Minute)) {
@@ -183,7 +192,7 @@ func (r *run) exec(s step) {
 		r.note("pay booking #%d (async %v, amount %d): %v", r.index(b), s.Flag, amount, ok)
 	case "async":
 		b := r.booking(s.A)
-		if b == nil {
+		if b == nil || b.venue {
 			return
 		}
 		w.mu.Lock()
@@ -214,7 +223,7 @@ func (r *run) exec(s step) {
 		r.deliver(ev, s.Flag)
 	case "return":
 		b := r.booking(s.A)
-		if b == nil {
+		if b == nil || b.venue {
 			return
 		}
 		r.returnPage(b)
@@ -264,7 +273,7 @@ func (r *run) exec(s step) {
 			return
 		}
 		want := m.staffCancel(b)
-		_, err := r.app.Desk.Cancel(r.ctx, b.id, &booking.Staff{ID: "staff-model"})
+		_, err := r.app.Desk.Cancel(r.ctx, b.id, r.staff)
 		got := booking.ErrorCode(err)
 		if err == nil {
 			got = ""
@@ -306,6 +315,55 @@ func (r *run) exec(s step) {
 		w.down = s.Flag
 		w.mu.Unlock()
 		r.note("stripe refunds down: %v", s.Flag)
+	case "desk_venue":
+		slot := pick(len(slots), s.A)
+		if !slots[slot].After(r.now()) {
+			return
+		}
+		free := m.book(slot)
+		c, _, err := r.app.Booker.BookAtDesk(r.ctx, booking.DeskRequest{ResourceID: r.res.ID, StartsAt: slots[slot],
+			Payment: booking.DeskPayVenue, Customer: booking.Customer{FirstName: "Walk", LastName: "In", Email: "walk.in@example.com"}},
+			"", r.staff)
+		switch {
+		case free && err == nil:
+			m.addVenue(c.Booking.ID, slot)
+			r.note("desk books slot %d, paid at the venue → booking #%d", slot, len(m.bookings)-1)
+		case !free && booking.ErrorCode(err) == booking.ESlotUnavailable:
+			r.note("desk books slot %d → taken", slot)
+		default:
+			r.fail("desk booking of slot %d: %v, model says free=%v", slot, err, free)
+		}
+	case "block", "unblock":
+		slot := pick(len(slots), s.A)
+		if !slots[slot].After(r.now()) {
+			return
+		}
+		if s.Kind == "unblock" {
+			id, ok := r.blocks[slot]
+			if !ok {
+				return
+			}
+			if err := r.app.Server.Planner.DeleteBlock(r.ctx, r.res.ID, id); err != nil {
+				r.fail("unblock slot %d: %v", slot, err)
+			}
+			delete(r.blocks, slot)
+			m.blocked[slot] = false
+			r.note("unblock slot %d", slot)
+			return
+		}
+		want := m.block(slot)
+		k, err := r.app.Server.Planner.AddBlock(r.ctx, r.res.ID, booking.BlockRequest{StartsAt: slots[slot],
+			EndsAt: slots[slot].Add(time.Hour), Reason: "model"}, r.staff)
+		got := ""
+		if err != nil {
+			got = booking.ErrorCode(err)
+		} else {
+			r.blocks[slot] = k.ID
+		}
+		r.note("block slot %d: %q (model %q)", slot, got, want)
+		if got != want {
+			r.fail("block of slot %d: %v, model says %q", slot, err, want)
+		}
 	case "replay":
 		ids := r.ledgerIDs()
 		if len(ids) == 0 {
