@@ -98,8 +98,8 @@ type run struct {
 	log       []string  // what happened, for the report
 	delivered []*wEvent // events delivered, for replays
 	dropped   map[string]bool
-	staff     *booking.Staff    // the staff member at the desk
-	blocks    map[int]string    // block id by slot
+	staff     *booking.Staff // the staff member at the desk
+	blocks    map[int]string // block id by slot
 }
 
 func (r *run) now() time.Time {
