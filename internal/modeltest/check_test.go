@@ -354,7 +354,9 @@ SELECT 'booking ' || coalesce(from_status, 'new') || '→' || to_status || ' (' 
 FROM booking_audit GROUP BY 1
 UNION ALL SELECT 'ledger outcome ' || outcome, count(*) FROM webhook_events GROUP BY 1
 UNION ALL SELECT 'event applied ' || source || ' ' || outcome, count(*) FROM webhook_event_replays GROUP BY 1
-UNION ALL SELECT 'refund row ' || source, count(*) FROM refunds GROUP BY 1
+UNION ALL SELECT 'refund row ' || source || ' ' || method, count(*) FROM refunds GROUP BY 1
+UNION ALL SELECT 'payment ' || method, count(*) FROM payments GROUP BY 1
+UNION ALL SELECT 'staff blocks left', count(*) FROM resource_blocks
 UNION ALL SELECT 'refund request ' || reason || ' ' || state || CASE WHEN attempts > 0 THEN ' after failures' ELSE '' END, count(*)
   FROM refund_requests GROUP BY 1
 UNION ALL SELECT 'dispute closed ' || status, count(*) FROM dispute_closures GROUP BY 1`
