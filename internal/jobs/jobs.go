@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -99,6 +100,11 @@ func New(pool *pgxpool.Pool, now func() time.Time, cfg Config) (*Queue, error) {
 		PollOnly:          cfg.PollOnly,
 		FetchPollInterval: cfg.FetchPollInterval,
 		JobTimeout:        2 * time.Minute,
+		// River's GIN indexes on args and metadata are dropped (migration
+		// 00022): the reindexer rebuilds the others.
+		ReindexerIndexNames: slices.DeleteFunc(river.ReindexerIndexNamesDefault(), func(n string) bool {
+			return n == "river_job_args_index" || n == "river_job_metadata_index"
+		}),
 	}
 	if p := cfg.FetchPollInterval; p > 0 && p < river.FetchCooldownDefault {
 		rc.FetchCooldown = p

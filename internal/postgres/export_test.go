@@ -142,7 +142,7 @@ var PlanExempt = map[string]string{
 	"recordDeliverySQL":         "inserts its values, reads nothing",
 	"listWebhookDeliveriesSQL":  "the index webhook_deliveries_endpoint (endpoint_id, id DESC) with a LIMIT",
 	"findWebhookDeliverySQL":    "one row by primary key",
-	"earlierDeliveryPendingSQL": "River's queue table by kind and River's GIN index on args, which River keeps small (finished jobs are deleted)",
+	"earlierDeliveryPendingSQL": "river_job_webhook_pending_idx: the unfinished deliveries of one endpoint and booking (migration 00022)",
 	"webhookBacklogSQL":         "a metrics scrape: webhook_endpoints is small (a handful of rows made by an ADMIN), and River's queue table by state and queue (its fetch index), which River keeps small",
 }
 

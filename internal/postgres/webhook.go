@@ -124,11 +124,11 @@ const (
 	endpointForDeliverySQL = `SELECT e.url, e.secret, e.enabled FROM webhook_endpoints e WHERE e.id = $1`
 	// earlierDeliveryPendingSQL: whether an earlier delivery job of the same
 	// booking to the same endpoint has not finished (order per booking and
-	// endpoint). River's GIN index on args finds them.
+	// endpoint), by river_job_webhook_pending_idx (migration 00022).
 	earlierDeliveryPendingSQL = `
 SELECT EXISTS (SELECT 1 FROM river_job
-WHERE kind = 'webhook_delivery' AND args @> jsonb_build_object('endpoint_id', $1::text, 'booking_id', $2::text)
-  AND id < $3 AND state IN ('available', 'scheduled', 'pending', 'running', 'retryable'))`
+WHERE kind = 'webhook_delivery' AND state IN ('available', 'scheduled', 'pending', 'running', 'retryable')
+  AND args ->> 'endpoint_id' = $1::text AND args ->> 'booking_id' = $2::text AND id < $3)`
 	recordDeliverySQL = `
 INSERT INTO webhook_deliveries (endpoint_id, job_id, event_id, event_type, booking_id, attempt, status, http_status,
     latency_ms, response, error, body, created_at)
