@@ -63,6 +63,9 @@ func TestFrontDesk(t *testing.T) {
 	}
 	b.do(t, chromedp.Navigate(a.url+href))
 	b.waitFor(t, `!document.querySelector('#detail-view').hidden && document.querySelector('#notes-list').innerText.includes('Paid by card at the counter.')`)
+	if got := text(t, b, "#payments-body"); !strings.Contains(got, "At the venue") || !strings.Contains(got, "recorded by admin@example.com") {
+		t.Errorf("payments of the booking view %q, want the payment at the venue and who recorded it", got)
+	}
 	b.do(t, fill("#note-body", "Asked for a receipt by email."), chromedp.Click(chromedp.CSS(`#note-form button[type="submit"]`)))
 	b.waitFor(t, `document.querySelector('#notes-list').innerText.includes('Asked for a receipt by email.')`)
 	b.check(t)

@@ -383,13 +383,24 @@
   }
 
   function paymentRow(p) {
-    return el('tr', {}, [
+    // Money taken at the venue has no session, PaymentIntent or event: it
+    // says so, with the staff member who took it.
+    const offline = p.method === 'offline';
+    const session = offline ? [badge('method', 'offline', 'At the venue'),
+      el('div', { className: 'cell-sub' }, ['recorded by ' + staffName(p.recordedBy)])] : [mono(p.sessionId)];
+    return el('tr', { 'data-method': p.method || 'stripe' }, [
       cell('Received', 'nowrap', [localTime(p.createdAt)]),
       cell('Amount', 'num', [B.money(p.amount, p.currency)]),
-      cell('Checkout Session', null, [mono(p.sessionId)]),
+      cell('Checkout Session', null, session),
       cell('PaymentIntent', null, [mono(p.paymentIntentId)]),
       cell('Event', null, [mono(p.eventId)])
     ]);
+  }
+
+  // staffName is the signed-in user's own email, or a short id.
+  function staffName(id) {
+    if (state.user && state.user.id === id) return state.user.email;
+    return 'staff ' + shortID(id);
   }
 
   function refundRow(r) {
@@ -397,7 +408,7 @@
       cell('Made', 'nowrap', [localTime(r.createdAt)]),
       cell('Amount', 'num', [B.money(r.amount, r.currency)]),
       cell('Status', null, [r.status ? words(r.status) : '—']),
-      cell('Source', null, [r.source || '—']),
+      cell('Source', null, [r.method === 'offline' ? (r.source || 'staff') + ', handed back at the venue' : (r.source || '—')]),
       cell('Refund', null, [mono(r.id)])
     ]);
   }
