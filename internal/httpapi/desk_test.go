@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -208,10 +209,17 @@ func TestBlocks(t *testing.T) {
 	resp = ops.do(t, http.MethodPost, "/api/admin/desk/bookings", deskBody(tb.resource.ID, day.Add(13*time.Hour), "venue"), nil, &e)
 	checkAPIError(t, resp, e, 409, "slot_unavailable")
 
+	// A confirmed booking cannot be moved into the block either.
+	moved := staffConfirmedBooking(t, tb, "pi_block_move")
+	resp = ops.do(t, http.MethodPost, "/api/admin/bookings/"+moved.ID+"/reschedule",
+		map[string]any{"startsAt": day.Add(13 * time.Hour).Format(time.RFC3339), "override": true}, nil, &e)
+	checkAPIError(t, resp, e, 409, "slot_unavailable")
+
 	// The staff calendar shows both.
 	var sched booking.Schedule
 	ops.do(t, http.MethodGet, "/api/admin/resources/"+tb.resource.ID+"/schedule?from="+day.Format(time.DateOnly)+"&days=1", nil, nil, &sched)
-	if len(sched.Bookings) != 1 || sched.Bookings[0].ID != b.ID || len(sched.Blocks) != 1 || sched.Blocks[0].Reason != "Floor repair" {
+	if !slices.ContainsFunc(sched.Bookings, func(x booking.ScheduleEntry) bool { return x.ID == b.ID }) ||
+		len(sched.Blocks) != 1 || sched.Blocks[0].Reason != "Floor repair" {
 		t.Fatalf("schedule %+v", sched)
 	}
 
