@@ -2,6 +2,7 @@ package booking_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -453,5 +454,44 @@ func TestDecideChargeStateDispute(t *testing.T) {
 	st.Disputes[0].Closed, st.Disputes[0].Status = true, "lost"
 	if p := booking.DecideChargeState(st, 1, charge("lost"), now); p.Closure != nil {
 		t.Errorf("close known already: %+v", p)
+	}
+}
+
+// TestDecideVenue: a desk hold paid at the venue is confirmed with an
+// offline payment of its price; cancelling it hands the money back at once
+// (an offline refund, nothing owed to Stripe), and its customer cannot
+// cancel it online.
+func TestDecideVenue(t *testing.T) {
+	t.Parallel()
+	by := booking.Cause{Kind: booking.CauseStaff, Ref: "staff-1"}
+	st := state(booking.StatusPending, false)
+	p, err := booking.DecidePaidAtVenue(st, by, now)
+	if err != nil || p.Payment == nil || !p.Payment.Offline() || p.Payment.Amount != price || p.Payment.RecordedBy != "staff-1" ||
+		p.After == nil || p.After.Status != booking.StatusConfirmed || p.After.AmountPaid != price || !p.After.HoldsSlot {
+		t.Fatalf("paid at the venue: %+v %v", p, err)
+	}
+	if _, err := booking.DecidePaidAtVenue(state(booking.StatusConfirmed, true), by, now); booking.ErrorCode(err) != booking.EConflict {
+		t.Errorf("paid twice: %v, want conflict", err)
+	}
+
+	paid := state(booking.StatusConfirmed, false)
+	paid.Payments = []booking.Payment{{ID: 7, Amount: price, Currency: currency, Method: booking.PaymentOffline, RecordedBy: "staff-2"}}
+	paid.Booking.AmountPaid = price
+	p, err = booking.DecideCancel(paid, by, now)
+	if err != nil || len(p.Owe) != 0 || len(p.Refunds) != 1 || p.After == nil || p.After.Status != booking.StatusRefunded ||
+		p.After.AmountRefunded != price || p.After.HoldsSlot {
+		t.Fatalf("cancel: %+v %v", p, err)
+	}
+	if r := p.Refunds[0]; r.Method != booking.PaymentOffline || r.PaymentID != 7 || r.Amount != price || r.RecordedBy != "staff-1" || r.ID != "" {
+		t.Errorf("offline refund %+v", r)
+	}
+	paid.Booking.StartsAt = now.Add(72 * time.Hour)
+	res := &booking.Resource{CancelUntilHours: 0}
+	if q := booking.QuoteCancel(paid, res, now); q.Allowed || !strings.Contains(q.Reason, "paid at the venue") {
+		t.Errorf("customer cancel of a booking paid at the venue: %+v, want refused for that reason", q)
+	}
+	paid.Payments[0].Method = booking.PaymentStripe
+	if q := booking.QuoteCancel(paid, res, now); !q.Allowed {
+		t.Errorf("the same booking paid by card cannot be cancelled: %+v", q)
 	}
 }
