@@ -323,7 +323,9 @@ func (s *Booker) book(ctx context.Context, tg target, req CreateRequest, idemKey
 			Q int       `json:"q,omitempty"` // 1 is left out: keys made before quantities still match
 			P string    `json:"p,omitempty"` // the pool, when one was asked for
 			M string    `json:"m,omitempty"` // how a desk booking is paid
-		}{res.ID, slot.StartsAt, req.Customer, 0, "", ""}
+			H int       `json:"h,omitempty"` // a payment link's life, in minutes
+			N string    `json:"n,omitempty"` // a desk booking's note
+		}{res.ID, slot.StartsAt, req.Customer, 0, "", "", int(o.hold / time.Minute), o.note}
 		switch {
 		case o.venue:
 			canonQ.M = "venue"

@@ -328,3 +328,27 @@ func TestNotes(t *testing.T) {
 	resp := ops.do(t, http.MethodPost, "/api/admin/bookings/"+b.ID+"/notes", map[string]any{"body": strings.Repeat("x", 2001)}, nil, &e)
 	checkAPIError(t, resp, e, 422, "validation_failed")
 }
+
+// A desk booking retried with its Idempotency-Key books once; the same key
+// with another payment is refused.
+func TestDeskIdempotency(t *testing.T) {
+	t.Parallel()
+	tb := staffSetup(t, staffOpts{})
+	ops, _ := staffLogin(t, tb, booking.RoleOps)
+	at := pgtest.TestDay(time.UTC).Add(15 * time.Hour)
+	key := http.Header{"Idempotency-Key": {"desk-" + at.Format("150405")}}
+	var first, again deskAnswer
+	if resp := ops.do(t, http.MethodPost, "/api/admin/desk/bookings", deskBody(tb.resource.ID, at, "venue"), key, &first); resp.StatusCode != 201 {
+		t.Fatalf("first: %d", resp.StatusCode)
+	}
+	resp := ops.do(t, http.MethodPost, "/api/admin/desk/bookings", deskBody(tb.resource.ID, at, "venue"), key, &again)
+	if resp.StatusCode != 201 || resp.Header.Get("Idempotent-Replayed") != "true" || again.Booking.ID != first.Booking.ID {
+		t.Fatalf("retry: %d %q %s, want the first booking %s", resp.StatusCode, resp.Header.Get("Idempotent-Replayed"), again.Booking.ID, first.Booking.ID)
+	}
+	var e apiError
+	resp = ops.do(t, http.MethodPost, "/api/admin/desk/bookings", deskBody(tb.resource.ID, at, "link"), key, &e)
+	checkAPIError(t, resp, e, 422, "idempotency_key_reused")
+	if n := pgtest.Count(t, tb.db, `SELECT count(*) FROM payments WHERE booking_id = $1`, first.Booking.ID); n != 1 {
+		t.Fatalf("payments: %d, want 1", n)
+	}
+}
