@@ -8,9 +8,10 @@ SET lock_timeout = '10s';
 -- Session, no event, no PaymentIntent, but who recorded it. Such a payment
 -- is never refunded through Stripe: its refunds are offline too, recorded
 -- by the staff member who hands the money back (M2, M3 hold as for any
--- payment: the same triggers count them). Dropping NOT NULL and adding a
--- NOT VALID check rewrite nothing; the check is then validated without
--- blocking writes.
+-- payment: the same triggers count them). Dropping NOT NULL and adding the
+-- checks rewrite nothing; validating them reads payments and refunds once,
+-- under the migration's lock (about a second for a million payments: run it
+-- in a quiet moment, RUNBOOK "Migrations").
 ALTER TABLE payments
     ADD COLUMN method text NOT NULL DEFAULT 'stripe',
     ADD COLUMN recorded_by uuid REFERENCES staff_users (id),
