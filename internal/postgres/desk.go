@@ -52,23 +52,7 @@ func (db *DB) CreatePaidHold(ctx context.Context, h booking.NewHold, decide func
 		if err := db.holdExtras(ctx, tx, &h); err != nil {
 			return err
 		}
-		st, _, err := lockState(ctx, tx, b.ID, "", "")
-		if err != nil {
-			return err
-		}
-		p, err := decide(st)
-		if err != nil {
-			return err
-		}
-		if err := db.enqueueNotices(ctx, tx, st, &p, nil); err != nil {
-			return err
-		}
-		var batch pgx.Batch
-		queuePlan(&batch, st, &p, "", false)
-		if err := runBatch(ctx, tx, &batch); err != nil {
-			return err
-		}
-		after, _, err := lockState(ctx, tx, b.ID, "", "")
+		after, err := db.decideIn(ctx, tx, b.ID, decide)
 		if err != nil {
 			return err
 		}

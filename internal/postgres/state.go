@@ -313,36 +313,48 @@ func (db *DB) ChangeBooking(ctx context.Context, id string, decide func(st *book
 	}
 	var after *booking.State
 	err := db.Transact(ctx, func(tx pgx.Tx) error {
-		st, _, err := lockState(ctx, tx, id, "", "")
-		if err != nil {
-			return err
-		}
-		if st == nil {
-			return booking.Errorf(booking.ENotFound, "Booking not found.")
-		}
-		p, err := decide(st)
-		if err != nil {
-			return err
-		}
-		p, rowDone, err := takeSlot(ctx, tx, st, p, "")
-		if err != nil {
-			return err
-		}
-		if err := db.enqueueNotices(ctx, tx, st, &p, nil); err != nil {
-			return err
-		}
-		var b pgx.Batch
-		queuePlan(&b, st, &p, "", rowDone)
-		if err := runBatch(ctx, tx, &b); err != nil {
-			return err
-		}
-		after, _, err = lockState(ctx, tx, id, "", "")
+		var err error
+		after, err = db.decideIn(ctx, tx, id, decide)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return after, nil
+}
+
+// decideIn locks booking id with its money in tx, asks decide for a plan,
+// applies it with its messages and outgoing webhooks, and returns the
+// booking's state afterwards. Errors: not_found, slot_unavailable, those of
+// decide.
+func (db *DB) decideIn(ctx context.Context, tx pgx.Tx, id string,
+	decide func(st *booking.State) (booking.Plan, error),
+) (*booking.State, error) {
+	st, _, err := lockState(ctx, tx, id, "", "")
+	if err != nil {
+		return nil, err
+	}
+	if st == nil {
+		return nil, booking.Errorf(booking.ENotFound, "Booking not found.")
+	}
+	p, err := decide(st)
+	if err != nil {
+		return nil, err
+	}
+	p, rowDone, err := takeSlot(ctx, tx, st, p, "")
+	if err != nil {
+		return nil, err
+	}
+	if err := db.enqueueNotices(ctx, tx, st, &p, nil); err != nil {
+		return nil, err
+	}
+	var b pgx.Batch
+	queuePlan(&b, st, &p, "", rowDone)
+	if err := runBatch(ctx, tx, &b); err != nil {
+		return nil, err
+	}
+	after, _, err := lockState(ctx, tx, id, "", "")
+	return after, err
 }
 
 // queueEventState queues on b what locks the booking event ev concerns
