@@ -20,13 +20,15 @@ type deskAnswer struct {
 	CheckoutURL string          `json:"checkoutUrl"`
 }
 
+// deskBody is bookingBody for the desk, paid as pay.
 func deskBody(resourceID string, at time.Time, pay string) map[string]any {
-	return map[string]any{"resourceId": resourceID, "startsAt": at.Format(time.RFC3339), "payment": pay,
-		"customer": map[string]any{"firstName": "Walk", "lastName": "In", "email": "walk.in@example.com"}}
+	b := bookingBody(resourceID, at)
+	b["payment"] = pay
+	return b
 }
 
 // noViolations fails t when the full check of the money rules finds any.
-func noViolations(t *testing.T, tb *testBundle) {
+func (tb *testBundle) noViolations(t *testing.T) {
 	t.Helper()
 	rep, err := tb.app.Checker.Check(context.Background(), true)
 	if err != nil {
@@ -80,7 +82,7 @@ func TestDeskPaidAtVenue(t *testing.T) {
 		AND args->>'message' = 'confirmation'`, b.ID); n != 1 {
 		t.Fatalf("confirmation messages queued: %d, want 1", n)
 	}
-	noViolations(t, tb)
+	tb.noViolations(t)
 
 	// The staff view shows the payment as offline.
 	var detail struct {
@@ -110,7 +112,7 @@ func TestDeskPaidAtVenue(t *testing.T) {
 	if n := pgtest.Count(t, tb.db, `SELECT count(*) FROM refund_requests WHERE booking_id = $1`, b.ID); n != 0 {
 		t.Fatalf("refund requests to Stripe: %d, want 0", n)
 	}
-	noViolations(t, tb)
+	tb.noViolations(t)
 
 	// The database refuses a Stripe refund of an offline payment.
 	_, err := tb.db.Pool.Exec(context.Background(), `INSERT INTO refunds (booking_id, payment_id, stripe_refund_id, amount, currency, source)
@@ -351,4 +353,66 @@ func TestDeskIdempotency(t *testing.T) {
 	if n := pgtest.Count(t, tb.db, `SELECT count(*) FROM payments WHERE booking_id = $1`, first.Booking.ID); n != 1 {
 		t.Fatalf("payments: %d, want 1", n)
 	}
+}
+
+// TestBlockRaceOnClass: on a 10-place class, 30 bookings of one slot and a
+// block of it, all at once, for several slots: each slot ends with places
+// sold or a block, never both, and never more than its 10 places.
+func TestBlockRaceOnClass(t *testing.T) {
+	t.Parallel()
+	tb := staffSetup(t, staffOpts{db: whSmallPoolDB(t)})
+	_, acct := staffLogin(t, tb, booking.RoleOps)
+	class := pgtest.CreateResource(t, tb.db, pgtest.ResourceOpts{Slug: "class-block", Capacity: 10})
+	day := pgtest.TestDay(time.UTC)
+	const slotsN, bookers = 4, 30
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	codes := map[int]int{}
+	start := make(chan struct{})
+	for s := range slotsN {
+		at := day.Add(time.Duration(9+s) * time.Hour)
+		raw := fmt.Appendf(nil, `{"resourceId":%q,"startsAt":%q,"customer":{"firstName":"A","lastName":"B","email":"a@example.com"}}`,
+			class.ID, at.Format(time.RFC3339))
+		for range bookers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				res, err := tb.rawDo(http.MethodPost, "/api/bookings", raw, nil)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					codes[-1]++
+					return
+				}
+				codes[res.status]++
+			}()
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			time.Sleep(time.Duration(rand.IntN(600)) * time.Millisecond)
+			_, err := tb.api.Planner.AddBlock(context.Background(), class.ID, booking.BlockRequest{StartsAt: at, EndsAt: at.Add(time.Hour)}, &acct.Staff)
+			if err != nil && booking.ErrorCode(err) != booking.ESlotUnavailable {
+				t.Errorf("block: %v", err)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	if codes[-1] > 0 || codes[500] > 0 || codes[503] > 0 || codes[201]+codes[409] != slotsN*bookers {
+		t.Errorf("answers %v, want only 201 and 409", codes)
+	}
+	if n := pgtest.Count(t, tb.db, `SELECT count(*) FROM bookings b JOIN resource_blocks k ON k.resource_id = b.resource_id
+		AND k.period && tstzrange(b.starts_at, b.ends_at, '[)') WHERE b.holds_slot AND b.resource_id = $1`, class.ID); n != 0 {
+		t.Fatalf("%d places held inside a block", n)
+	}
+	if n := pgtest.Count(t, tb.db, `SELECT count(*) FROM (SELECT starts_at FROM bookings WHERE resource_id = $1 AND holds_slot
+		GROUP BY starts_at HAVING sum(quantity) > 10) x`, class.ID); n != 0 {
+		t.Fatalf("%d slots sold beyond their 10 places", n)
+	}
+	sold := pgtest.Count(t, tb.db, `SELECT count(*) FROM bookings WHERE resource_id = $1 AND holds_slot`, class.ID)
+	blocked := pgtest.Count(t, tb.db, `SELECT count(*) FROM resource_blocks WHERE resource_id = $1`, class.ID)
+	t.Logf("answers %v; %d places sold, %d slots blocked", codes, sold, blocked)
 }

@@ -98,18 +98,6 @@ func managePath(id, route, token string) string {
 	return p + "?token=" + url.QueryEscape(token)
 }
 
-// noViolations fails t when the full check of the money rules finds any.
-func (mb *manageBundle) noViolations(t *testing.T) {
-	t.Helper()
-	rep, err := mb.app.Checker.Check(context.Background(), true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, v := range rep.Violations {
-		t.Errorf("booking check: %s", v)
-	}
-}
-
 type cancelledAnswer struct {
 	Booking        booking.Booking `json:"booking"`
 	RefundAmount   int64           `json:"refundAmount"`
