@@ -9,8 +9,6 @@ import (
 	"net/http"
 	"slices"
 
-	"github.com/alexedwards/scs/v2"
-
 	"github.com/bookingplatform/booking/internal/auth"
 	"github.com/bookingplatform/booking/internal/booking"
 	"github.com/bookingplatform/booking/internal/payment"
@@ -50,7 +48,7 @@ type Server struct {
 	Pools *booking.Pools
 
 	// The staff API is served only when Sessions, Auth, Accounts and Desk are set.
-	Sessions *scs.SessionManager
+	Sessions *auth.Sessions
 	Auth     *auth.Authenticator
 	Accounts *auth.Accounts
 	Desk     *booking.Desk

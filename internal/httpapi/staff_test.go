@@ -441,6 +441,67 @@ func TestStaffSessionTimeouts(t *testing.T) {
 	})
 }
 
+// Reading the staff API does not write the session each time: its last use
+// is recorded once a thirtieth of the idle timeout has passed (a minute with
+// the product's 30 minutes), and the idle timeout still ends it.
+func TestStaffReadsLeaveTheSessionAlone(t *testing.T) {
+	t.Parallel()
+	tb := staffSetup(t, staffOpts{})
+	var shift atomic.Int64 // the test's clock runs ahead of the real one by this
+	tb.api.Sessions.Now = func() time.Time { return time.Now().Add(time.Duration(shift.Load())) }
+	advance := func(d time.Duration) { shift.Add(int64(d)) }
+	c, _ := staffLogin(t, tb, booking.RoleReadonly)
+	// xmin changes whenever the row is written (an update is a new version).
+	version := func() string {
+		t.Helper()
+		var v string
+		if err := tb.db.Pool.QueryRow(t.Context(), `SELECT xmin::text FROM sessions`).Scan(&v); err != nil {
+			t.Fatalf("session row: %v", err)
+		}
+		return v
+	}
+	get := func(path string) *http.Response {
+		t.Helper()
+		resp := c.do(t, http.MethodGet, path, nil, nil, nil)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %d", path, resp.StatusCode)
+		}
+		return resp
+	}
+
+	v := version()
+	for i := range 20 {
+		advance(2 * time.Second) // 40 s in all: under a minute
+		resp := get([]string{"/auth/me", "/api/admin/bookings", "/api/admin/payment-events"}[i%3])
+		if sc := resp.Header.Get("Set-Cookie"); sc != "" {
+			t.Fatalf("request %d set a cookie: %s", i, sc)
+		}
+	}
+	if got := version(); got != v {
+		t.Fatalf("20 reads within a minute wrote the session (xmin %s → %s)", v, got)
+	}
+
+	advance(30 * time.Second) // the last use recorded is now over a minute old
+	get("/auth/me")
+	if got := version(); got == v {
+		t.Fatal("a read a minute after the last recorded use did not record it")
+	}
+	v = version()
+	get("/auth/me")
+	if got := version(); got != v {
+		t.Fatal("the read right after recording the use wrote the session again")
+	}
+
+	// Unused for the idle timeout (counted from the last recorded use,
+	// at most a minute before the last request): ended.
+	advance(30 * time.Minute)
+	var e apiError
+	staffCheckError(t, "idle session", c.do(t, http.MethodGet, "/auth/me", nil, nil, &e), e, 401, "unauthenticated")
+	if n := pgtest.Count(t, tb.db, `SELECT count(*) FROM sessions`); n != 0 {
+		t.Fatalf("sessions after the idle timeout: %d, want 0 (deleted)", n)
+	}
+}
+
 func TestStaffDeactivatedAndDemoted(t *testing.T) {
 	t.Parallel()
 	tb := staffSetup(t, staffOpts{})
