@@ -309,6 +309,20 @@ func targets(fx *fixtures, now time.Time) []target {
 				return get("/api/admin/bookings?from=" + from + "&to=" + end.Format(time.DateOnly))
 			}}
 	}
+	// A resource's newest bookings, a page of limit; resourcePage is what
+	// each of the 50 resources holds at a thousand bookings.
+	const resourcePage = 20
+	byResource := func(name string, limit int, what string) target {
+		q := ""
+		if limit != booking.DefaultPageSize {
+			q = "&limit=" + strconv.Itoa(limit)
+		}
+		return target{name: name, request: "GET /api/admin/bookings?resourceId=R" + q + what, conc: 4, staff: true,
+			status: 200, script: "scale_list_resource.sql", defines: []string{fmt.Sprintf("rows=%d", limit+1)},
+			build: func(rng *mrand.Rand, _ int64) (string, string, []byte, http.Header) {
+				return get("/api/admin/bookings?resourceId=" + fx.resources[rng.IntN(50)] + q)
+			}}
+	}
 	return []target{
 		{name: "availability", request: "GET /api/resources/{id}/availability?date=D (a day of the next year)", conc: 16,
 			status: 200, script: "scale_availability.sql",
@@ -346,11 +360,8 @@ func targets(fx *fixtures, now time.Time) []target {
 			}},
 		pastWindow("list range", 1, "a past day"),
 		pastWindow("list range page", pageDays, fmt.Sprintf("a past window of %d days, about 60 bookings", pageDays)),
-		{name: "list resource", request: "GET /api/admin/bookings?resourceId=R", conc: 4, staff: true, status: 200,
-			script: "scale_list_resource.sql",
-			build: func(rng *mrand.Rand, _ int64) (string, string, []byte, http.Header) {
-				return get("/api/admin/bookings?resourceId=" + fx.resources[rng.IntN(50)])
-			}},
+		byResource("list resource", booking.DefaultPageSize, ""),
+		byResource("list resource page", resourcePage, fmt.Sprintf(" (pages of %d: every resource holds a full page at both sizes)", resourcePage)),
 		{name: "list email", request: "GET /api/admin/bookings?email=E (a customer)", conc: 4, staff: true,
 			status: 200, script: "scale_list_email.sql", defines: []string{fmt.Sprintf("customers=%d", customers)},
 			build: func(rng *mrand.Rand, _ int64) (string, string, []byte, http.Header) {
