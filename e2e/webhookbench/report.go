@@ -167,9 +167,11 @@ func markdown(res *Results, rssKB int, command string) string {
 			ratio(lv, &lv.Pgbench)*100, ratio(lv, &lv.Minimal)*100)
 	}
 	if ol := res.OpenLoop; ol != nil {
-		fmt.Fprintf(&b, "\nOpen loop, a steady %.0f events/s for %.0f s (half the capacity measured at concurrency %d), "+
-			"latency counted from when each event was due: **p50 %.2f ms, p99 %.2f ms**, max %.2f ms; %d events, %d errors.\n",
-			ol.Rate, ol.Seconds, res.Levels[len(res.Levels)-1].Concurrency, ol.P50Ms, ol.P99Ms, ol.MaxMs, ol.Sent, ol.Errors)
+		fmt.Fprintf(&b, "\nOpen loop, a steady %.0f events/s for %.0f s (half the capacity measured at concurrency %d) after "+
+			"%d events of warm-up, latency counted from when each event was due: **p50 %.2f ms, p99 %.2f ms**, max %.2f ms; "+
+			"%d events in all, %d errors.\n",
+			ol.Rate, ol.Seconds, res.Levels[len(res.Levels)-1].Concurrency, ol.WarmUp, ol.P50Ms, ol.P99Ms, ol.MaxMs, ol.Sent,
+			ol.Errors)
 	}
 	fmt.Fprintf(&b, "\nPeak RSS of the server process (VmHWM, whole run): **%.1f MiB**.\n\n", float64(rssKB)/1024)
 	fmt.Fprintf(&b, "Details per level:\n\n")

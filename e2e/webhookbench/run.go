@@ -232,9 +232,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	// Open loop: a steady offered rate of half the capacity measured at the
 	// highest level, on fresh bookings, latency counted from when each
 	// event was due (so a stall shows in every event that waited for it).
+	// The events of the first openLoopWarmUp are sent and checked but not
+	// counted: they meet new connections and a database just checkpointed.
 	if top := res.Levels[len(res.Levels)-1]; top.Webhook.PerSec > 0 {
 		rate := top.Webhook.PerSec / 2
-		n := int(rate*float64(*seconds)) + 10
+		n := int(rate*(float64(*seconds)+openLoopWarmUp.Seconds())) + 10
 		prefix := "cs_test_bench_open_"
 		logf("open loop: preparing %d pending bookings", n)
 		if err := prepare(ctx, db, "bench-open", prefix, 1, int64(n)); err != nil {
@@ -244,7 +246,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		for j := range sessions {
 			sessions[j] = prefix + strconv.Itoa(j+1)
 		}
-		logf("open loop: %.0f events/s for %ds", rate, *seconds)
+		logf("open loop: %.0f events/s for %s of warm-up and %ds", rate, openLoopWarmUp, *seconds)
 		ol := &OpenLoopResult{Rate: rate}
 		sent, err := fireOpenLoop(ctx, *baseURL, *secret, sessions, rate, dur, ol)
 		if err != nil {

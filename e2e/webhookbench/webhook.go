@@ -180,8 +180,9 @@ func deliver(ctx context.Context, client *http.Client, endpoint string, d delive
 // whatever the server's pace: each event's latency counts from when it was
 // due, so time spent waiting behind a slow one is in the figures.
 type OpenLoopResult struct {
-	Rate        float64 `json:"rate"` // offered events/s
-	Sent        int     `json:"sent"`
+	Rate        float64 `json:"rate"`   // offered events/s
+	Sent        int     `json:"sent"`   // every event, the warm-up's too
+	WarmUp      int     `json:"warmUp"` // events of the warm-up, not in the latencies
 	OK          int     `json:"ok"`
 	Errors      int     `json:"errors"`
 	FirstError  string  `json:"firstError,omitempty"`
@@ -194,6 +195,10 @@ type OpenLoopResult struct {
 
 // Valid reports whether every event was answered and applied correctly.
 func (r *OpenLoopResult) Valid() bool { return r.Errors == 0 && r.VerifyError == "" && r.Sent > 0 }
+
+// openLoopWarmUp is how long the open-loop run goes before its latencies
+// count.
+const openLoopWarmUp = 2 * time.Second
 
 // maxInFlight bounds the requests of the open-loop run; one that finds
 // them all busy waits, and its latency still counts from when it was due.
@@ -224,7 +229,8 @@ func fireOpenLoop(ctx context.Context, baseURL, secret string, sessions []string
 	slots := make(chan struct{}, maxInFlight)
 	interval := time.Duration(float64(time.Second) / rate)
 	start := time.Now()
-	deadline := start.Add(d)
+	counted := start.Add(openLoopWarmUp) // latencies of events due from here count
+	deadline := counted.Add(d)
 	var wg sync.WaitGroup
 	n := 0
 	for ; n < len(ds); n++ {
@@ -264,12 +270,16 @@ func fireOpenLoop(ctx context.Context, baseURL, secret string, sessions []string
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	got := slices.Clone(lat[:n])
+	warm := 0 // the events due before counted
+	for warm < n && start.Add(time.Duration(warm)*interval).Before(counted) {
+		warm++
+	}
+	got := slices.Clone(lat[warm:n])
 	r.Sent, r.Errors, r.FirstError, r.OK = n, errs, firstErr, n-errs
-	r.Seconds = time.Since(start).Seconds()
-	if n > 0 {
+	r.WarmUp, r.Seconds = warm, time.Since(counted).Seconds()
+	if len(got) > 0 {
 		slices.Sort(got)
-		r.P50Ms, r.P99Ms, r.MaxMs = ms(bench.Percentile(got, 0.50)), ms(bench.Percentile(got, 0.99)), ms(got[n-1])
+		r.P50Ms, r.P99Ms, r.MaxMs = ms(bench.Percentile(got, 0.50)), ms(bench.Percentile(got, 0.99)), ms(got[len(got)-1])
 	}
 	return sessions[:n], nil
 }
