@@ -200,7 +200,7 @@ func newApp(cfg *config.Config, db *postgres.DB, log *slog.Logger) (*app.App, er
 		log.Warn("STRIPE_WEBHOOK_SECRET is not set: every webhook will be rejected")
 	}
 	o.AppURL, o.StaffEmail, o.PollOnly = cfg.AppURL, cfg.StaffNotifyEmail, cfg.Pooler == "pgbouncer"
-	o.MailFrom = cfg.MailFrom
+	o.MailFrom, o.JobWorkers = cfg.MailFrom, cfg.JobWorkers
 	o.WebhookAllowedNetworks = cfg.WebhookAllowedNetworks
 	if cfg.SMTP != nil {
 		sender, err := mailer.NewSender(*cfg.SMTP, cfg.MailFrom, mailer.SenderOpts{})

@@ -88,6 +88,8 @@ type Options struct {
 	MailFrom string
 	PollOnly bool
 	JobPoll  time.Duration
+	// JobWorkers is how many jobs each queue works at once (default 4).
+	JobWorkers int
 
 	// Outgoing webhooks: in production only public addresses are reached,
 	// and those of WebhookAllowedNetworks (WEBHOOK_ALLOWED_NETWORKS);
@@ -231,7 +233,7 @@ func New(o Options) *App {
 	failing := &jobs.EndpointFailingWorker{Store: db, Sender: o.Mail, StaffEmail: o.StaffEmail,
 		AppURL: strings.TrimRight(o.AppURL, "/"), Logger: log}
 	q, err := jobs.New(db.Pool, o.Now, jobs.Config{Message: worker, Delivery: delivery, Failing: failing,
-		PollOnly: o.PollOnly, FetchPollInterval: o.JobPoll, Logger: log})
+		PollOnly: o.PollOnly, FetchPollInterval: o.JobPoll, MaxWorkers: o.JobWorkers, Logger: log})
 	if err != nil {
 		// Only a River configuration error, fixed in this file.
 		panic(err)

@@ -30,6 +30,8 @@ type Config struct {
 	CookieSecure  bool
 	LogLevel      slog.Level
 	DBMaxConns    int32
+	// JobWorkers is how many jobs each queue works at once (JOB_WORKERS).
+	JobWorkers int
 	// DatabaseDirectURL reaches PostgreSQL itself, not through a pooler:
 	// migrations hold a session-level advisory lock. Empty: DatabaseURL.
 	DatabaseDirectURL string
@@ -91,6 +93,7 @@ var Vars = []struct{ Name, Default, Help string }{
 	{"COOKIE_SECURE", "true in production", "mark session cookies Secure"},
 	{"LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"DB_MAX_CONNS", "8", "connection pool size; a few per database CPU core is best, more only adds contention"},
+	{"JOB_WORKERS", "4", "jobs worked at once per queue (messages, webhook deliveries) and process; a message holds its worker for an SMTP session, so this bounds the messages sent a second: raise it for bursts of bookings, within what the mail server accepts"},
 	{"DB_POOLER", "", "pgbouncer when DATABASE_URL goes through a PgBouncer in transaction pooling mode (no prepared statements or session settings are relied on)"},
 	{"DATABASE_DIRECT_URL", "DATABASE_URL", "PostgreSQL itself, for what needs a session: migrations (a session-level advisory lock) and the resource cache (LISTEN); required with DB_POOLER=pgbouncer"},
 	{"METRICS_ADDR", "", "separate listen address for GET /metrics (e.g. 127.0.0.1:9090)"},
@@ -191,6 +194,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		bad("LOG_LEVEL: must be debug, info, warn or error")
 	}
 	c.DBMaxConns = int32(intVar(get("DB_MAX_CONNS", "8"), 2, 1000, "DB_MAX_CONNS", bad))
+	c.JobWorkers = intVar(get("JOB_WORKERS", "4"), 1, 200, "JOB_WORKERS", bad)
 	switch c.Pooler = get("DB_POOLER", ""); c.Pooler {
 	case "", "none":
 		c.Pooler = ""

@@ -112,3 +112,18 @@ func TestSessionTimeouts(t *testing.T) {
 		t.Fatalf("bad lifetime accepted: %v", err)
 	}
 }
+
+func TestJobWorkers(t *testing.T) {
+	t.Parallel()
+	if c, err := Load(env(nil)); err != nil || c.JobWorkers != 4 {
+		t.Fatalf("default: %d, %v", c.JobWorkers, err)
+	}
+	if c, err := Load(env(map[string]string{"JOB_WORKERS": "32"})); err != nil || c.JobWorkers != 32 {
+		t.Fatalf("JOB_WORKERS=32: %d, %v", c.JobWorkers, err)
+	}
+	for _, v := range []string{"0", "201", "many"} {
+		if _, err := Load(env(map[string]string{"JOB_WORKERS": v})); err == nil || !strings.Contains(err.Error(), "JOB_WORKERS") {
+			t.Fatalf("JOB_WORKERS=%s accepted: %v", v, err)
+		}
+	}
+}
