@@ -135,10 +135,13 @@ type SentMessage struct {
 
 // QueuedMessage is a message job as staff see it.
 type QueuedMessage struct {
-	JobID       int64     `json:"jobId"`
-	BookingID   string    `json:"bookingId"`
-	Kind        string    `json:"kind"`
-	Version     int64     `json:"version"`
+	JobID     int64  `json:"jobId"`
+	BookingID string `json:"bookingId"`
+	Kind      string `json:"kind"`
+	Version   int64  `json:"version"`
+	// Then are the messages of the same change the job sends after Kind
+	// (a confirmation's staff alert and reminder).
+	Then        []string  `json:"then,omitempty"`
 	State       string    `json:"state"` // queued, failed (to be retried), dead (given up), done
 	Attempt     int       `json:"attempt"`
 	MaxAttempts int       `json:"maxAttempts"`

@@ -120,6 +120,17 @@ func view(j *rivertype.JobRow) booking.QueuedMessage {
 	q := booking.QueuedMessage{JobID: j.ID, BookingID: a.BookingID, Kind: a.Message, Version: a.Version,
 		State: state, Attempt: j.Attempt, MaxAttempts: j.MaxAttempts, ScheduledAt: j.ScheduledAt,
 		CreatedAt: j.CreatedAt}
+	if a.Reminder != nil && snoozed(j.Metadata) {
+		// Its change's messages are done: it waits for the reminder.
+		q.Kind, q.Version = a.Reminder.Message, a.Reminder.Version
+	} else {
+		for _, p := range a.Also {
+			q.Then = append(q.Then, p.Message)
+		}
+		if a.Reminder != nil {
+			q.Then = append(q.Then, a.Reminder.Message)
+		}
+	}
 	if n := len(j.Errors); n > 0 {
 		q.LastError = j.Errors[n-1].Error
 	}

@@ -3,10 +3,11 @@
 // the transaction of the change, see Queue.Enqueue) and the periodic work
 // of serve.
 //
-// Every message is a job unique per (booking, kind, version): a webhook
-// storm, a replay or a second replica inserting the same notice finds the
-// first job and inserts nothing. A job that runs sends at most what the
-// messages table does not record as sent yet, so a retry after a crash
+// The messages of one change are one job, unique by its arguments (the
+// booking, each message's kind and version): a webhook storm, a replay or a
+// second replica inserting the same notices finds the first job and inserts
+// nothing. A job that runs sends at most what the messages table does not
+// record as sent yet (per booking, kind and version), so a retry after a crash
 // between the mail server's acceptance and the record is the one case that
 // can send a message twice.
 package jobs
@@ -37,7 +38,11 @@ const QueueMessages = "messages"
 const MessageMaxAttempts = 20
 
 // MessageArgs is a message job: notice Kind of booking BookingID, version
-// Version (booking.Notice).
+// Version, then the other notices of the same change (Also), and its
+// reminder (Reminder, due at RemindAt): one job per change rather than one
+// per message, so that a confirmation writes one row of the queue instead
+// of three (docs/adr/0008). A job inserted before Also and Reminder existed
+// holds one message, and is worked as before.
 type MessageArgs struct {
 	BookingID string `json:"booking_id"`
 	Message   string `json:"message"`
@@ -46,13 +51,50 @@ type MessageArgs struct {
 	// The time before a reschedule, for its notice.
 	PreviousStartsAt time.Time `json:"previous_starts_at,omitzero"`
 	PreviousEndsAt   time.Time `json:"previous_ends_at,omitzero"`
+	// Also are sent after Message, in order.
+	Also []MessagePart `json:"also,omitempty"`
+	// Reminder is sent at RemindAt: once Message and Also are sent the job
+	// waits (River's snooze, which spends no attempt) until then.
+	Reminder *MessagePart `json:"reminder,omitempty"`
+	RemindAt time.Time    `json:"remind_at,omitzero"`
+}
+
+// MessagePart is one more message of a job's change.
+type MessagePart struct {
+	Message          string    `json:"message"`
+	Version          int64     `json:"version"`
+	Ref              string    `json:"ref,omitempty"`
+	PreviousStartsAt time.Time `json:"previous_starts_at,omitzero"`
+	PreviousEndsAt   time.Time `json:"previous_ends_at,omitzero"`
+}
+
+// one is the single-message job of part p of a.
+func (a MessageArgs) one(p MessagePart) MessageArgs {
+	return MessageArgs{BookingID: a.BookingID, Message: p.Message, Version: p.Version, Ref: p.Ref,
+		PreviousStartsAt: p.PreviousStartsAt, PreviousEndsAt: p.PreviousEndsAt}
+}
+
+// immediate are the messages of a sent as soon as it runs, in order.
+func (a MessageArgs) immediate() []MessageArgs {
+	out := []MessageArgs{a.one(MessagePart{Message: a.Message, Version: a.Version, Ref: a.Ref,
+		PreviousStartsAt: a.PreviousStartsAt, PreviousEndsAt: a.PreviousEndsAt})}
+	for _, p := range a.Also {
+		out = append(out, a.one(p))
+	}
+	return out
+}
+
+func partOf(n booking.Notice) MessagePart {
+	return MessagePart{Message: n.Kind, Version: n.Version, Ref: n.Ref,
+		PreviousStartsAt: n.PreviousStartsAt, PreviousEndsAt: n.PreviousEndsAt}
 }
 
 // Kind is River's name of the job type.
 func (MessageArgs) Kind() string { return "message" }
 
-// InsertOpts makes a message unique per (booking, kind, version) in every
-// state but cancelled and discarded, so that "send again" of a dead one can
+// InsertOpts makes a job unique by its arguments (the booking, and the kind
+// and version of each of its messages) in every state but cancelled and
+// discarded, so that "send again" of a dead one can
 // insert it anew.
 func (MessageArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{
@@ -184,21 +226,39 @@ func (q *Queue) Enqueue(ctx context.Context, tx pgx.Tx, notices []booking.Notice
 		return nil
 	}
 	now := q.Now()
-	params := make([]river.InsertManyParams, 0, len(notices)+len(hooks))
+	params := make([]river.InsertManyParams, 0, 1+len(hooks))
+	// The notices of one change go in one job: the first immediate one
+	// leads, the others follow it (Also), and the reminder waits in it
+	// (Reminder). What cannot join — a notice of another booking, a second
+	// reminder, a reminder with no immediate message — is a job of its own.
+	var change *MessageArgs
+	var reminders []booking.Notice
 	for _, n := range notices {
-		opts := &river.InsertOpts{Metadata: bookingMetadata(n.BookingID)}
-		if n.Kind == booking.NoticeReminder {
-			at, ok := reminderAt(n, now)
-			if !ok {
-				continue
-			}
-			opts.ScheduledAt = at
+		switch {
+		case n.Kind == booking.NoticeReminder:
+			reminders = append(reminders, n)
+		case change == nil:
+			c := MessageArgs{BookingID: n.BookingID}.one(partOf(n))
+			change = &c
+		case n.BookingID == change.BookingID:
+			change.Also = append(change.Also, partOf(n))
+		default:
+			params = append(params, messageJob(MessageArgs{BookingID: n.BookingID}.one(partOf(n)), time.Time{}))
 		}
-		params = append(params, river.InsertManyParams{
-			Args: MessageArgs{BookingID: n.BookingID, Message: n.Kind, Version: n.Version, Ref: n.Ref,
-				PreviousStartsAt: n.PreviousStartsAt, PreviousEndsAt: n.PreviousEndsAt},
-			InsertOpts: opts,
-		})
+	}
+	for _, n := range reminders {
+		at, ok := reminderAt(n, now)
+		switch {
+		case !ok:
+		case change != nil && change.Reminder == nil && n.BookingID == change.BookingID:
+			p := partOf(n)
+			change.Reminder, change.RemindAt = &p, at
+		default:
+			params = append(params, messageJob(MessageArgs{BookingID: n.BookingID}.one(partOf(n)), at))
+		}
+	}
+	if change != nil {
+		params = append(params, messageJob(*change, time.Time{}))
 	}
 	deliveries, err := deliveryParams(hooks, now)
 	if err != nil {
@@ -213,6 +273,12 @@ func (q *Queue) Enqueue(ctx context.Context, tx pgx.Tx, notices []booking.Notice
 		return fmt.Errorf("queue messages: %w", err)
 	}
 	return nil
+}
+
+// messageJob is the insert of message job a, run at (zero: now).
+func messageJob(a MessageArgs, at time.Time) river.InsertManyParams {
+	return river.InsertManyParams{Args: a,
+		InsertOpts: &river.InsertOpts{Metadata: bookingMetadata(a.BookingID), ScheduledAt: at}}
 }
 
 // reminderAt is when the reminder of n is due: ReminderHours before the

@@ -2,7 +2,9 @@ package jobs_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -30,29 +32,37 @@ func confirm(t *testing.T, db *postgres.DB, id string) {
 	}
 }
 
-type scheduled struct {
-	Message string
-	At      time.Time
-}
-
+// jobsOf returns when each message of booking id is due, from its jobs
+// (a job holds the messages of one change: its own, Also, and the
+// reminder, due at RemindAt).
 func jobsOf(t *testing.T, db *postgres.DB, id string) map[string]time.Time {
 	t.Helper()
 	rows, err := db.Pool.Query(context.Background(),
-		`SELECT args->>'message', scheduled_at FROM river_job WHERE args->>'booking_id' = $1`, id)
+		`SELECT args, scheduled_at FROM river_job WHERE args->>'booking_id' = $1`, id)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rows.Close()
 	out := map[string]time.Time{}
+	add := func(message string, at time.Time) {
+		if _, dup := out[message]; dup {
+			t.Errorf("two %s messages queued for one booking", message)
+		}
+		out[message] = at
+	}
 	for rows.Next() {
-		var s scheduled
-		if err := rows.Scan(&s.Message, &s.At); err != nil {
+		var a jobs.MessageArgs
+		var at time.Time
+		if err := rows.Scan(&a, &at); err != nil {
 			t.Fatal(err)
 		}
-		if _, dup := out[s.Message]; dup {
-			t.Errorf("two %s jobs for one booking", s.Message)
+		add(a.Message, at)
+		for _, p := range a.Also {
+			add(p.Message, at)
 		}
-		out[s.Message] = s.At
+		if a.Reminder != nil {
+			add(a.Reminder.Message, a.RemindAt)
+		}
 	}
 	return out
 }
@@ -109,15 +119,24 @@ func TestReminderScheduling(t *testing.T) {
 		}
 	}
 
+	// One job per change: the confirmation leads, the staff alert follows,
+	// and the reminder waits in the same job.
+	if n := pgtest.Count(t, db, `SELECT count(*) FROM river_job WHERE args->>'booking_id' = $1`, far.ID); n != 1 {
+		t.Errorf("%d jobs for one confirmation, want 1", n)
+	}
+
 	// Confirming again (a replayed change) queues nothing more.
+	var again jobs.MessageArgs
+	if err := db.Pool.QueryRow(context.Background(), `SELECT args FROM river_job WHERE args->>'booking_id' = $1`,
+		far.ID).Scan(&again); err != nil {
+		t.Fatal(err)
+	}
 	before := pgtest.Count(t, db, `SELECT count(*) FROM river_job`)
-	_, err = q.Client.InsertMany(context.Background(), []river.InsertManyParams{{Args: jobs.MessageArgs{
-		BookingID: far.ID, Message: booking.NoticeConfirmation, Version: 0}}})
-	if err != nil {
+	if _, err = q.Client.InsertMany(context.Background(), []river.InsertManyParams{{Args: again}}); err != nil {
 		t.Fatal(err)
 	}
 	if after := pgtest.Count(t, db, `SELECT count(*) FROM river_job`); after != before {
-		t.Errorf("a second confirmation job of the same version was inserted (%d → %d)", before, after)
+		t.Errorf("a second job of the same change was inserted (%d → %d)", before, after)
 	}
 }
 
@@ -191,3 +210,138 @@ func TestReminderSentOnlyWhileTrue(t *testing.T) {
 }
 
 func pgtestLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// sentIDs are the message ids (booking.kind.version) sender was given.
+func (c *captureSender) ids() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]string, 0, len(c.sent))
+	for _, m := range c.sent {
+		out = append(out, m.ID)
+	}
+	return out
+}
+
+// A confirmation is one job: its first run sends the confirmation and the
+// staff alert and then snoozes until the reminder is due; run again once
+// snoozed, it sends the reminder alone, and only when due.
+func TestOneJobPerChange(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t)
+	start := time.Date(2031, 5, 6, 10, 0, 0, 0, time.UTC)
+	now := start.Add(-72 * time.Hour) // a fixed clock, moved by the test
+	clock := func() time.Time { return now }
+	q, err := jobs.New(db.Pool, clock, jobs.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Notices = q
+	res := pgtest.CreateResource(t, db, pgtest.ResourceOpts{ReminderHours: pgtest.Int(24)})
+	b := pgtest.CreateBooking(t, db, res, pgtest.BookingOpts{StartsAt: start, Email: "ada@example.com"})
+	confirm(t, db, b.ID)
+
+	var args jobs.MessageArgs
+	if err := db.Pool.QueryRow(context.Background(), `SELECT args FROM river_job WHERE args->>'booking_id' = $1`,
+		b.ID).Scan(&args); err != nil {
+		t.Fatal(err)
+	}
+	sender := &captureSender{}
+	w := &jobs.MessageWorker{Store: db, Resources: db, Sender: sender, StaffEmail: "desk@example.com",
+		AppURL: "https://book.example.com", Now: clock, Logger: pgtestLogger()}
+	run := func(metadata string) error {
+		return w.Work(context.Background(), &river.Job[jobs.MessageArgs]{
+			JobRow: &rivertype.JobRow{ID: 7, Attempt: 1, Metadata: []byte(metadata)}, Args: args})
+	}
+	snoozedFor := func(err error) time.Duration {
+		t.Helper()
+		var s *river.JobSnoozeError
+		if !errors.As(err, &s) {
+			t.Fatalf("want a snooze, got %v", err)
+		}
+		return s.Duration
+	}
+	confirmation, staff, reminder := b.ID+".confirmation.0", b.ID+".staff_new_booking.0", b.ID+".reminder.0"
+
+	if d := snoozedFor(run(`{}`)); d != 48*time.Hour {
+		t.Errorf("snoozed for %s, want until the reminder (48h)", d)
+	}
+	if got := sender.ids(); !slices.Equal(got, []string{confirmation, staff}) {
+		t.Fatalf("first run sent %v, want the confirmation, then the staff alert", got)
+	}
+	// Woken early: nothing more, and it waits again.
+	now = now.Add(47 * time.Hour)
+	if d := snoozedFor(run(`{"snoozes":1}`)); d != time.Hour {
+		t.Errorf("snoozed for %s, want 1h", d)
+	}
+	// Due: the reminder alone.
+	now = now.Add(time.Hour)
+	if err := run(`{"snoozes":1}`); err != nil {
+		t.Fatal(err)
+	}
+	if got := sender.ids(); !slices.Equal(got, []string{confirmation, staff, reminder}) {
+		t.Fatalf("sent %v, want the reminder third", got)
+	}
+	// A retry of the first run (its attempt failed after sending) sends
+	// nothing twice.
+	if err := run(`{"snoozes":1}`); err != nil || len(sender.ids()) != 3 {
+		t.Fatalf("run again: err %v, sent %v", err, sender.ids())
+	}
+	if n := pgtest.Count(t, db, `SELECT count(*) FROM messages WHERE booking_id = $1`, b.ID); n != 3 {
+		t.Errorf("%d messages recorded, want 3", n)
+	}
+}
+
+// Through a working queue: the job of a confirmation sends its two
+// messages, waits in River (scheduled, its snooze counted in its metadata,
+// still found by its booking), and sends the reminder when it is due.
+func TestOneJobPerChangeThroughRiver(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t)
+	res := pgtest.CreateResource(t, db, pgtest.ResourceOpts{ReminderHours: pgtest.Int(24)})
+	// River snoozes by the real clock: a reminder due two seconds from now.
+	b := pgtest.CreateBooking(t, db, res, pgtest.BookingOpts{StartsAt: time.Now().Add(24*time.Hour + 2*time.Second),
+		Email: "ada@example.com"})
+	sender := &captureSender{}
+	w := &jobs.MessageWorker{Store: db, Resources: db, Sender: sender, StaffEmail: "desk@example.com",
+		AppURL: "https://book.example.com", Now: time.Now, Logger: pgtestLogger()}
+	q, err := jobs.New(db.Pool, time.Now, jobs.Config{Message: w, FetchPollInterval: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Notices = q
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	if err := q.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer scancel()
+		_ = q.Stop(sctx)
+	})
+	confirm(t, db, b.ID)
+
+	deadline := time.Now().Add(30 * time.Second)
+	for sender.count() < 3 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	want := []string{b.ID + ".confirmation.0", b.ID + ".staff_new_booking.0", b.ID + ".reminder.0"}
+	if got := sender.ids(); !slices.Equal(got, want) {
+		t.Fatalf("sent %v, want %v", got, want)
+	}
+	var state string
+	var snoozes int
+	for time.Now().Before(deadline) {
+		if err := db.Pool.QueryRow(ctx, `SELECT state, coalesce((metadata->>'snoozes')::int, 0) FROM river_job
+WHERE metadata @> jsonb_build_object('booking_id', $1::text)`, b.ID).Scan(&state, &snoozes); err != nil {
+			t.Fatal(err)
+		}
+		if state == "completed" {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if state != "completed" || snoozes != 1 {
+		t.Errorf("job %s after %d snoozes, want completed after 1", state, snoozes)
+	}
+}

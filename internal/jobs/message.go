@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -56,14 +57,48 @@ type MessageWorker struct {
 	Metrics *Metrics
 }
 
-// Timeout bounds one attempt: reading, rendering and one SMTP session.
-func (w *MessageWorker) Timeout(*river.Job[MessageArgs]) time.Duration { return time.Minute }
+// Timeout bounds one attempt: reading, rendering and an SMTP session per
+// message it sends.
+func (w *MessageWorker) Timeout(job *river.Job[MessageArgs]) time.Duration {
+	return time.Minute * time.Duration(1+len(job.Args.Also))
+}
 
-// Work sends the message of job, unless it is no longer true (a
+// Work sends the messages of job's change in order, then waits (snoozes)
+// until its reminder is due and sends that. A message no longer true (a
 // confirmation of a booking cancelled meanwhile, a reminder of a moved
-// booking) or sent already.
+// booking) or sent already is skipped; a failure ends the attempt, and the
+// retry skips what was sent. Once snoozed, the job sends only its reminder
+// (River counts the snoozes in the job's metadata).
 func (w *MessageWorker) Work(ctx context.Context, job *river.Job[MessageArgs]) error {
 	a := job.Args
+	if !snoozed(job.Metadata) {
+		for _, m := range a.immediate() {
+			if err := w.send(ctx, job, m); err != nil {
+				return err
+			}
+		}
+	}
+	if a.Reminder == nil {
+		return nil
+	}
+	if wait := a.RemindAt.Sub(w.Now()); wait > 0 {
+		return river.JobSnooze(wait)
+	}
+	return w.send(ctx, job, a.one(*a.Reminder))
+}
+
+// snoozed reports whether River snoozed the job before (see Work).
+func snoozed(metadata []byte) bool {
+	var m struct {
+		Snoozes int `json:"snoozes"`
+	}
+	_ = json.Unmarshal(metadata, &m)
+	return m.Snoozes > 0
+}
+
+// send sends the one message of a, unless it is no longer true or sent
+// already.
+func (w *MessageWorker) send(ctx context.Context, job *river.Job[MessageArgs], a MessageArgs) error {
 	kind := notify.Kind(a.Message)
 	if !kind.Valid() {
 		return river.JobCancel(fmt.Errorf("unknown message kind %q", a.Message))

@@ -215,13 +215,19 @@
     return btn;
   }
 
+  // thenLine names the messages of the same change a job sends after its own.
+  function thenLine(m) {
+    if (!m.then || !m.then.length) return '';
+    return el('div', { className: 'cell-sub' }, ['then ' + m.then.map(messageName).join(', ')]);
+  }
+
   function messageRow(m) {
     const actions = el('td', { className: 'actions' });
     if (canAct() && (m.state === 'failed' || m.state === 'dead')) actions.appendChild(retryButton(m, loadMessages));
     const booking = bookingLink(m.bookingId, state.references[m.bookingId] || shortID(m.bookingId));
     return el('tr', { 'data-message': String(m.jobId) }, [
       cell('Due', 'nowrap', [localTime(m.scheduledAt)]),
-      cell('Message', null, [messageName(m.kind)]),
+      cell('Message', null, [messageName(m.kind), thenLine(m)]),
       cell('State', null, [badge('message', m.state, words(m.state) + (m.attempt ? ' · ' + m.attempt + '/' + m.maxAttempts : ''))]),
       cell('Booking', 'mono small nowrap', [booking]),
       cell('Last error', 'small', [m.lastError || '—']),
@@ -263,7 +269,7 @@
       }
       rows.push(el('tr', {}, [
         cell('When', 'nowrap', [localTime(m.scheduledAt)]),
-        cell('Message', null, [messageName(m.kind), m.lastError ? el('div', { className: 'cell-sub' }, [m.lastError]) : '']),
+        cell('Message', null, [messageName(m.kind), thenLine(m), m.lastError ? el('div', { className: 'cell-sub' }, [m.lastError]) : '']),
         cell('State', null, [badge('message', m.state, words(m.state))]),
         cell('To', 'small', ['—']),
         actions
