@@ -245,6 +245,28 @@ func TestOneJobPerChange(t *testing.T) {
 		b.ID).Scan(&args); err != nil {
 		t.Fatal(err)
 	}
+	// Staff see the job under its next message, with the ones after it.
+	desk := &jobs.Messages{Queue: q, Store: db}
+	viewOf := func() booking.QueuedMessage {
+		t.Helper()
+		l, err := desk.List(context.Background(), "", b.ID, 10)
+		if err != nil || len(l) != 1 {
+			t.Fatalf("staff view: %v, %+v", err, l)
+		}
+		return l[0]
+	}
+	if v := viewOf(); v.Kind != booking.NoticeConfirmation ||
+		!slices.Equal(v.Then, []string{booking.NoticeStaffNewBooking, booking.NoticeReminder}) {
+		t.Errorf("staff view %s then %v, want confirmation then staff alert and reminder", v.Kind, v.Then)
+	}
+	if _, err := db.Pool.Exec(context.Background(), `UPDATE river_job SET metadata = metadata || '{"snoozes": 1}'
+WHERE args->>'booking_id' = $1`, b.ID); err != nil {
+		t.Fatal(err)
+	}
+	if v := viewOf(); v.Kind != booking.NoticeReminder || len(v.Then) != 0 {
+		t.Errorf("snoozed job seen as %s then %v, want the reminder alone", v.Kind, v.Then)
+	}
+
 	sender := &captureSender{}
 	w := &jobs.MessageWorker{Store: db, Resources: db, Sender: sender, StaffEmail: "desk@example.com",
 		AppURL: "https://book.example.com", Now: clock, Logger: pgtestLogger()}
