@@ -116,6 +116,32 @@ func TestSchemaInvariants(t *testing.T) {
 		if code, name := pgCode(err); code != "23514" || name != "bookings_money_matches" {
 			t.Fatalf("sum without its payment: %v", err)
 		}
+		// Each sum is checked by what can change it: the booking's update
+		// checks the sums whose value it changed, a refund the refunded sum.
+		if err := pay(ctx, db, b, "evt_2", 5000); err != nil {
+			t.Fatal(err)
+		}
+		for _, set := range []string{"amount_refunded = 100", "amount_withdrawn = 100",
+			"amount_paid = amount_paid + 1, amount_refunded = amount_refunded"} {
+			_, err = db.Pool.Exec(ctx, `UPDATE bookings SET `+set+` WHERE id = $1`, b.ID)
+			if code, name := pgCode(err); code != "23514" || name != "bookings_money_matches" {
+				t.Errorf("SET %s: %v", set, err)
+			}
+		}
+		_, err = db.Pool.Exec(ctx, `INSERT INTO refunds (booking_id, payment_id, stripe_refund_id, amount, currency, source)
+SELECT $1, min(id), 're_1', 100, 'eur', 'staff' FROM payments WHERE booking_id = $1`, b.ID)
+		if code, name := pgCode(err); code != "23514" || name != "bookings_money_matches" {
+			t.Errorf("refund without its sum: %v", err)
+		}
+		// Sums and rows that agree are accepted (the checks are not
+		// refusing everything).
+		if err := refund(ctx, db, b, "re_2", 100); err != nil {
+			t.Fatalf("a refund with its sum: %v", err)
+		}
+		if _, err := db.Pool.Exec(ctx, `UPDATE bookings SET amount_paid = amount_paid, status = 'confirmed' WHERE id = $1`,
+			b.ID); err != nil {
+			t.Fatalf("an update that keeps the sums: %v", err)
+		}
 	})
 
 	t.Run("the refunds of a payment never exceed it", func(t *testing.T) {
