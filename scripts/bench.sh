@@ -7,13 +7,15 @@
 # results section of docs/BENCHMARKS.md. Exits non-zero when any answer or
 # final state was wrong.
 #
-# BENCH_SECONDS (default 15) is the length of each timed phase;
+# BENCH_SECONDS (default 15) is the time of each phase at a level, split
+# into BENCH_ROUNDS (default 3) rounds in which the three phases take turns;
 # BENCH_LEVELS (default 1,8,32) the concurrency levels.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
 seconds="${BENCH_SECONDS:-15}"
+rounds="${BENCH_ROUNDS:-3}"
 levels="${BENCH_LEVELS:-1,8,32}"
 db=booking_bench
 db_url="postgres://postgres@127.0.0.1:5432/${db}?sslmode=disable"
@@ -65,7 +67,7 @@ log "server PID ${server_pid}"
 
 status=0
 "$work/webhookbench" run -db "$db_url" -url "http://127.0.0.1:${port}" -secret "$secret" \
-  -levels "$levels" -seconds "$seconds" -minimal bench/minimal_event.sql \
+  -levels "$levels" -seconds "$seconds" -rounds "$rounds" -minimal bench/minimal_event.sql \
   -server-pid "$server_pid" -out "$work/results.json" || status=$?
 
 rss_kb="$(awk '/^VmHWM:/ {print $2}' "/proc/${server_pid}/status")"

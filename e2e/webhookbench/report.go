@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -97,6 +98,15 @@ func textTable(res *Results, rssKB int) string {
 	return b.String()
 }
 
+// phasesText says how long each phase ran.
+func phasesText(res *Results) string {
+	if res.Rounds <= 1 {
+		return fmt.Sprintf("%d s per phase", res.Seconds)
+	}
+	return fmt.Sprintf("the three phases of a level in turn, %d rounds of %d s each (latency percentiles: the median of the rounds')",
+		res.Rounds, res.RoundSeconds)
+}
+
 func firstNonEmpty(s ...string) string {
 	for _, v := range s {
 		if v != "" {
@@ -153,8 +163,8 @@ func markdown(res *Results, rssKB int, command string) string {
 	var b strings.Builder
 	m := res.Machine
 	fmt.Fprintf(&b, "## Latest results\n\n")
-	fmt.Fprintf(&b, "Run `%s` on %s UTC; %d s per phase; events of %d bytes.\n\n", command,
-		res.Started.Format("2006-01-02 15:04"), res.Seconds, res.PayloadBytes)
+	fmt.Fprintf(&b, "Run `%s` on %s UTC; %s; events of %d bytes.\n\n", command,
+		res.Started.Format("2006-01-02 15:04"), phasesText(res), res.PayloadBytes)
 	fmt.Fprintf(&b, "| Machine | |\n|---|---|\n")
 	fmt.Fprintf(&b, "| CPUs (nproc) | %d |\n| CPU model | %s |\n| RAM | %s |\n| PostgreSQL | %s |\n| Go | %s |\n| Kernel | %s |\n\n",
 		m.CPUs, m.Model, m.MemTotal, m.Postgres, m.Go, m.Kernel)
@@ -175,8 +185,8 @@ func markdown(res *Results, rssKB int, command string) string {
 	}
 	fmt.Fprintf(&b, "\nPeak RSS of the server process (VmHWM, whole run): **%.1f MiB**.\n\n", float64(rssKB)/1024)
 	fmt.Fprintf(&b, "Details per level:\n\n")
-	fmt.Fprintf(&b, "| Concurrency | Events sent | All 200 `processed` | Bookings confirmed | Server CPU µs/event | CPU busy (webhook / same SQL / minimal) | pgbench transactions (same SQL / minimal) | pgbench p99 ms (same SQL / minimal) |\n")
-	fmt.Fprintf(&b, "|---:|---:|---|---|---:|---|---:|---:|\n")
+	fmt.Fprintf(&b, "| Concurrency | Events sent | All 200 `processed` | Bookings confirmed | Server CPU µs/event | CPU busy (webhook / same SQL / minimal) | pgbench transactions (same SQL / minimal) | pgbench p99 ms (same SQL / minimal) | Webhook / minimal, each round |\n")
+	fmt.Fprintf(&b, "|---:|---:|---|---|---:|---|---:|---:|---|\n")
 	for i := range res.Levels {
 		lv := &res.Levels[i]
 		answers := "yes"
@@ -194,10 +204,10 @@ func markdown(res *Results, rssKB int, command string) string {
 			}
 			return s
 		}
-		fmt.Fprintf(&b, "| %d | %d | %s | %s | %.0f | %.0f%% / %.0f%% / %.0f%% | %s / %s | %.2f / %.2f |\n", lv.Concurrency,
+		fmt.Fprintf(&b, "| %d | %d | %s | %s | %.0f | %.0f%% / %.0f%% / %.0f%% | %s / %s | %.2f / %.2f | %s |\n", lv.Concurrency,
 			lv.Webhook.Sent, answers, confirmed, lv.Webhook.ServerCPUUs, lv.Webhook.MachineBusy*100,
 			lv.Pgbench.MachineBusy*100, lv.Minimal.MachineBusy*100, pgb(&lv.Pgbench), pgb(&lv.Minimal),
-			lv.Pgbench.P99Ms, lv.Minimal.P99Ms)
+			lv.Pgbench.P99Ms, lv.Minimal.P99Ms, cmp.Or(lv.roundRatios(), "—"))
 	}
 	if len(res.Levels) > 0 {
 		last := &res.Levels[len(res.Levels)-1]

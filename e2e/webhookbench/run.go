@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/md5"
 	"encoding/hex"
@@ -12,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -21,11 +23,14 @@ import (
 
 // Results is everything one run measured; report renders it.
 type Results struct {
-	Started      time.Time `json:"started"`
-	Seconds      int       `json:"seconds"`
-	PayloadBytes int       `json:"payloadBytes"`
-	Machine      Machine   `json:"machine"`
-	Levels       []Level   `json:"levels"`
+	Started time.Time `json:"started"`
+	Seconds int       `json:"seconds"`
+	// Rounds of the three phases per level, each phase RoundSeconds long.
+	Rounds       int     `json:"rounds"`
+	RoundSeconds int     `json:"roundSeconds"`
+	PayloadBytes int     `json:"payloadBytes"`
+	Machine      Machine `json:"machine"`
+	Levels       []Level `json:"levels"`
 	// OpenLoop is the latency at a steady offered rate, half the capacity
 	// measured at the highest level.
 	OpenLoop *OpenLoopResult `json:"openLoop,omitempty"`
@@ -33,12 +38,17 @@ type Results struct {
 
 // Level holds the measurements of one concurrency level: the product, then
 // pgbench running the product's statements, then pgbench running the
-// minimal durable work for the same event.
+// minimal durable work for the same event. The three phases run in turn,
+// in Rounds, so that a machine whose speed drifts during the run (shared
+// CPUs and disks) slows all three alike; the level's figures add the
+// rounds up (throughput: all events over all the time; latency percentiles:
+// the median of the rounds').
 type Level struct {
 	Concurrency int           `json:"concurrency"`
 	Webhook     WebhookResult `json:"webhook"`
 	Pgbench     PgbenchResult `json:"pgbench"`
 	Minimal     PgbenchResult `json:"minimal"`
+	Rounds      []Level       `json:"rounds,omitempty"`
 }
 
 // WebhookResult is the HTTP side of a level.
@@ -120,7 +130,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	baseURL := fs.String("url", "", "base URL of the running server, e.g. http://127.0.0.1:18080 (required)")
 	secret := fs.String("secret", "", "the server's STRIPE_WEBHOOK_SECRET (required)")
 	levelsFlag := fs.String("levels", "1,8,32", "comma-separated concurrency levels")
-	seconds := fs.Int("seconds", 15, "length of each timed phase")
+	seconds := fs.Int("seconds", 15, "time of each phase, over all rounds")
+	rounds := fs.Int("rounds", 3, "rounds of the three phases per level (each phase runs seconds/rounds, at least 3 s, per round)")
 	firstEvents := fs.Int("events", 8000, "bookings prepared for the first level (later levels scale from the measured rate)")
 	maxEvents := fs.Int("max-events", 100000, "upper bound on bookings prepared for one phase")
 	minimal := fs.String("minimal", "bench/minimal_event.sql", "pgbench script of the minimal durable work per event")
@@ -133,6 +144,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *dbURL == "" || *baseURL == "" || *secret == "" || *out == "" {
 		fs.Usage()
 		return errors.New("-db, -url, -secret and -out are required")
+	}
+	if *rounds < 1 || *rounds > 10 {
+		return fmt.Errorf("invalid -rounds %d (1 to 10)", *rounds)
 	}
 	if _, err := os.Stat(*minimal); err != nil {
 		return fmt.Errorf("minimal pgbench script: %w", err)
@@ -165,68 +179,34 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	res := Results{Started: time.Now().UTC(), Seconds: *seconds, Machine: machineInfo(ctx, db)}
 	res.PayloadBytes = len(eventPayload("evt_bench_sample_000000", "cs_test_bench_sample_000000", bookingID("x"), 0))
 	dur := time.Duration(*seconds) * time.Second
+	per := max(*seconds / *rounds, 3) // seconds of one phase in one round
+	res.Rounds, res.RoundSeconds = *rounds, per
 	events := *firstEvents
 	logf := func(format string, args ...any) { fmt.Fprintf(stderr, "==> "+format+"\n", args...) }
 
 	for i, c := range levels {
 		lv := Level{Concurrency: c}
-
-		// Webhook phase.
-		prefix := fmt.Sprintf("cs_test_bench_c%d_", c)
-		n := clamp(events, 1000, *maxEvents)
-		logf("c=%d: preparing %d pending bookings for the webhook run", c, n)
-		if err := prepare(ctx, db, fmt.Sprintf("bench-wh-c%d", c), prefix, 1, int64(n)); err != nil {
-			return err
-		}
-		lv.Webhook.Prepared = n
-		sessions := make([]string, n)
-		for j := range sessions {
-			sessions[j] = prefix + strconv.Itoa(j+1)
-		}
-		logf("c=%d: firing signed webhooks for %ds", c, *seconds)
-		sent, err := fireWebhooks(ctx, *baseURL, *secret, sessions, c, dur, *serverPID, &lv.Webhook)
-		if err != nil {
-			return err
-		}
-		if err := verifyWebhooks(ctx, db, fmt.Sprintf("bench-wh-c%d", c), sent); err != nil {
-			lv.Webhook.VerifyError = err.Error()
-		}
-		logf("c=%d: webhook %.0f events/s, p50 %.2f ms, p99 %.2f ms, %d errors%s", c, lv.Webhook.PerSec,
-			lv.Webhook.P50Ms, lv.Webhook.P99Ms, lv.Webhook.Errors, suffix(lv.Webhook.VerifyError))
-
-		// pgbench phases: the same statements, then the minimal work, each
-		// on fresh bookings.
-		m := clamp(int(lv.Webhook.PerSec*float64(*seconds)*4)+10000, 10000, *maxEvents)
-		for j, ph := range []struct {
-			name, script, shown string
-			r                   *PgbenchResult
-		}{
-			{"pgbench", script, "paid_checkout.sql", &lv.Pgbench},
-			{"minimal", *minimal, *minimal, &lv.Minimal},
-		} {
-			slug := fmt.Sprintf("bench-%s-c%d", ph.name, c)
-			base := int64(i*2+j+1) * 100_000_000
-			logf("c=%d: preparing %d pending bookings for %s", c, m, ph.name)
-			if err := prepare(ctx, db, slug, pgbPrefix, base, base+int64(m)+int64(c)); err != nil {
+		for r := 1; r <= *rounds; r++ {
+			rd, err := runRound(ctx, roundOpts{db: db, dbURL: *dbURL, baseURL: *baseURL, secret: *secret,
+				script: script, minimal: *minimal, pgbenchBin: *pgbenchBin, serverPID: *serverPID, c: c, round: r,
+				seconds: per, events: clamp(events, 1000, *maxEvents), maxEvents: *maxEvents,
+				base: int64((i*100+r)*2) * 10_000_000, logf: logf})
+			if err != nil {
 				return err
 			}
-			ph.r.Prepared = m
-			logf("c=%d: %s for %ds", c, ph.name, *seconds)
-			runPgbench(ctx, *pgbenchBin, ph.script, ph.shown, *dbURL, c, *seconds, base, ph.r)
-			if ph.r.Error == "" {
-				if err := verifyPgbench(ctx, db, slug, ph.r.Transactions); err != nil {
-					ph.r.Error = err.Error()
-				}
+			lv.Rounds = append(lv.Rounds, rd)
+			if err := ctx.Err(); err != nil {
+				return err
 			}
-			logf("c=%d: %s %.0f TPS, avg %.2f ms, p99 %.2f ms%s", c, ph.name, ph.r.TPS, ph.r.AvgMs, ph.r.P99Ms,
-				suffix(ph.r.Error))
 		}
-
+		lv.addUp()
+		if len(lv.Rounds) > 1 {
+			logf("c=%d: %d rounds: webhook %.0f events/s, same SQL %.0f TPS, minimal %.0f TPS, webhook/minimal %.0f%% (rounds: %s)",
+				c, len(lv.Rounds), lv.Webhook.PerSec, lv.Pgbench.TPS, lv.Minimal.TPS, ratio(&lv, &lv.Minimal)*100,
+				lv.roundRatios())
+		}
 		res.Levels = append(res.Levels, lv)
-		events = int(lv.Webhook.PerSec*float64(*seconds)*2.5) + 2000
-		if err := ctx.Err(); err != nil {
-			return err
-		}
+		events = int(lv.Webhook.PerSec*float64(per)*2.5) + 2000
 	}
 
 	// Open loop: a steady offered rate of half the capacity measured at the
@@ -276,6 +256,153 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprintf(stdout, "the open-loop run is INVALID: see %s\n", *out)
 	}
 	return nil
+}
+
+// roundOpts is what one round of a level needs.
+type roundOpts struct {
+	db                                                  *postgres.DB
+	dbURL, baseURL, secret, script, minimal, pgbenchBin string
+	serverPID, c, round, seconds, events, maxEvents     int
+	// base numbers the pgbench phases' bookings (base and base+10,000,000).
+	base int64
+	logf func(format string, args ...any)
+}
+
+// runRound runs the three phases of a level once, each on fresh bookings.
+func runRound(ctx context.Context, o roundOpts) (Level, error) {
+	lv := Level{Concurrency: o.c}
+	c, logf := o.c, o.logf
+	tag := fmt.Sprintf("c%d-r%d", c, o.round)
+	dur := time.Duration(o.seconds) * time.Second
+
+	// Webhook phase.
+	prefix := fmt.Sprintf("cs_test_bench_%s_", strings.ReplaceAll(tag, "-", "_"))
+	n := o.events
+	logf("c=%d round %d: preparing %d pending bookings for the webhook run", c, o.round, n)
+	if err := prepare(ctx, o.db, "bench-wh-"+tag, prefix, 1, int64(n)); err != nil {
+		return lv, err
+	}
+	lv.Webhook.Prepared = n
+	sessions := make([]string, n)
+	for j := range sessions {
+		sessions[j] = prefix + strconv.Itoa(j+1)
+	}
+	logf("c=%d round %d: firing signed webhooks for %ds", c, o.round, o.seconds)
+	sent, err := fireWebhooks(ctx, o.baseURL, o.secret, sessions, c, dur, o.serverPID, &lv.Webhook)
+	if err != nil {
+		return lv, err
+	}
+	if err := verifyWebhooks(ctx, o.db, "bench-wh-"+tag, sent); err != nil {
+		lv.Webhook.VerifyError = err.Error()
+	}
+	logf("c=%d round %d: webhook %.0f events/s, p50 %.2f ms, p99 %.2f ms, %d errors%s", c, o.round, lv.Webhook.PerSec,
+		lv.Webhook.P50Ms, lv.Webhook.P99Ms, lv.Webhook.Errors, suffix(lv.Webhook.VerifyError))
+
+	// pgbench phases: the same statements, then the minimal work, each
+	// on fresh bookings.
+	m := clamp(int(lv.Webhook.PerSec*float64(o.seconds)*4)+10000, 10000, o.maxEvents)
+	for j, ph := range []struct {
+		name, script, shown string
+		r                   *PgbenchResult
+	}{
+		{"pgbench", o.script, "paid_checkout.sql", &lv.Pgbench},
+		{"minimal", o.minimal, o.minimal, &lv.Minimal},
+	} {
+		slug := fmt.Sprintf("bench-%s-%s", ph.name, tag)
+		base := o.base + int64(j)*10_000_000
+		logf("c=%d round %d: preparing %d pending bookings for %s", c, o.round, m, ph.name)
+		if err := prepare(ctx, o.db, slug, pgbPrefix, base, base+int64(m)+int64(c)); err != nil {
+			return lv, err
+		}
+		ph.r.Prepared = m
+		logf("c=%d round %d: %s for %ds", c, o.round, ph.name, o.seconds)
+		runPgbench(ctx, o.pgbenchBin, ph.script, ph.shown, o.dbURL, c, o.seconds, base, ph.r)
+		if ph.r.Error == "" {
+			if err := verifyPgbench(ctx, o.db, slug, ph.r.Transactions); err != nil {
+				ph.r.Error = err.Error()
+			}
+		}
+		logf("c=%d round %d: %s %.0f TPS, avg %.2f ms, p99 %.2f ms%s", c, o.round, ph.name, ph.r.TPS, ph.r.AvgMs,
+			ph.r.P99Ms, suffix(ph.r.Error))
+	}
+	return lv, nil
+}
+
+// addUp sets the level's figures from its rounds: counts and time added,
+// throughput over the whole time, means weighted by count, percentiles the
+// median of the rounds'.
+func (l *Level) addUp() {
+	var w WebhookResult
+	var p50, p99 []float64
+	for _, r := range l.Rounds {
+		x := r.Webhook
+		w.Prepared += x.Prepared
+		w.Sent += x.Sent
+		w.OK += x.OK
+		w.Errors += x.Errors
+		w.Seconds += x.Seconds
+		w.MeanMs += x.MeanMs * float64(x.Sent)
+		w.ServerCPUUs += x.ServerCPUUs * float64(x.Sent)
+		w.MachineBusy += x.MachineBusy / float64(len(l.Rounds))
+		w.MaxMs = max(w.MaxMs, x.MaxMs)
+		w.FirstError = cmp.Or(w.FirstError, x.FirstError)
+		w.VerifyError = cmp.Or(w.VerifyError, x.VerifyError)
+		p50, p99 = append(p50, x.P50Ms), append(p99, x.P99Ms)
+	}
+	if w.Sent > 0 {
+		w.MeanMs /= float64(w.Sent)
+		w.ServerCPUUs /= float64(w.Sent)
+	}
+	if w.Seconds > 0 {
+		w.PerSec = float64(w.Sent) / w.Seconds
+	}
+	w.P50Ms, w.P99Ms = median(p50), median(p99)
+	l.Webhook = w
+	pick := func(f func(Level) PgbenchResult) PgbenchResult {
+		var out PgbenchResult
+		var p50, p99 []float64
+		for _, r := range l.Rounds {
+			x := f(r)
+			out.Command = cmp.Or(out.Command, x.Command)
+			out.Prepared += x.Prepared
+			out.Transactions += x.Transactions
+			out.Failed += x.Failed
+			out.TPS += x.TPS / float64(len(l.Rounds))
+			out.AvgMs += x.AvgMs * float64(x.Transactions)
+			out.MachineBusy += x.MachineBusy / float64(len(l.Rounds))
+			out.Error = cmp.Or(out.Error, x.Error)
+			p50, p99 = append(p50, x.P50Ms), append(p99, x.P99Ms)
+		}
+		if out.Transactions > 0 {
+			out.AvgMs /= float64(out.Transactions)
+		}
+		out.P50Ms, out.P99Ms = median(p50), median(p99)
+		return out
+	}
+	l.Pgbench = pick(func(r Level) PgbenchResult { return r.Pgbench })
+	l.Minimal = pick(func(r Level) PgbenchResult { return r.Minimal })
+}
+
+// roundRatios lists each round's webhook throughput over its minimal work's.
+func (l *Level) roundRatios() string {
+	parts := make([]string, 0, len(l.Rounds))
+	for i := range l.Rounds {
+		parts = append(parts, fmt.Sprintf("%.0f%%", ratio(&l.Rounds[i], &l.Rounds[i].Minimal)*100))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// median of xs (0 for none).
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 func suffix(s string) string {
