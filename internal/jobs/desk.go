@@ -29,13 +29,17 @@ type Messages struct {
 func (m *Messages) List(ctx context.Context, state, bookingID string, limit int) ([]booking.QueuedMessage, error) {
 	// A job whose attempt failed waits for its retry as retryable, or as
 	// available when the retry is due soon: "failed" is a waiting job with
-	// errors, "queued" one without.
-	const hasErrors = "cardinality(coalesce(errors, '{}')) > 0"
+	// errors, "queued" one without. A job snoozed until its reminder keeps
+	// the errors of its first messages, sent since: errors from before the
+	// reminder was due do not make it failed (as in view).
+	const hasErrors = `cardinality(coalesce(errors, '{}')) > 0
+AND NOT (coalesce((metadata->>'snoozes')::int, 0) > 0 AND args ? 'remind_at'
+         AND (errors[cardinality(errors)]->>'at')::timestamptz < (args->>'remind_at')::timestamptz)`
 	var states []rivertype.JobState
 	var where string
 	switch state {
 	case booking.MessageQueued:
-		states, where = StatesQueued, "NOT "+hasErrors
+		states, where = StatesQueued, "NOT ("+hasErrors+")"
 	case booking.MessageFailed:
 		states, where = append(append([]rivertype.JobState{}, StatesQueued...), StatesFailed...), hasErrors
 	case booking.MessageDead:
@@ -111,18 +115,19 @@ func (m *Messages) Retry(ctx context.Context, idText string) (*booking.QueuedMes
 }
 
 func view(j *rivertype.JobRow) booking.QueuedMessage {
-	state := stateName(j.State)
-	if state == booking.MessageQueued && len(j.Errors) > 0 {
-		state = booking.MessageFailed
-	}
 	var a MessageArgs
 	_ = json.Unmarshal(j.EncodedArgs, &a)
 	q := booking.QueuedMessage{JobID: j.ID, BookingID: a.BookingID, Kind: a.Message, Version: a.Version,
-		State: state, Attempt: j.Attempt, MaxAttempts: j.MaxAttempts, ScheduledAt: j.ScheduledAt,
+		State: stateName(j.State), Attempt: j.Attempt, MaxAttempts: j.MaxAttempts, ScheduledAt: j.ScheduledAt,
 		CreatedAt: j.CreatedAt}
+	errs := j.Errors
 	if a.Reminder != nil && snoozed(j.Metadata) {
-		// Its change's messages are done: it waits for the reminder.
+		// Its change's messages are done: it waits for the reminder, and
+		// errors from before that was due are theirs.
 		q.Kind, q.Version = a.Reminder.Message, a.Reminder.Version
+		if n := len(errs); n > 0 && errs[n-1].At.Before(a.RemindAt) {
+			errs = nil
+		}
 	} else {
 		for _, p := range a.Also {
 			q.Then = append(q.Then, p.Message)
@@ -131,8 +136,11 @@ func view(j *rivertype.JobRow) booking.QueuedMessage {
 			q.Then = append(q.Then, a.Reminder.Message)
 		}
 	}
-	if n := len(j.Errors); n > 0 {
-		q.LastError = j.Errors[n-1].Error
+	if n := len(errs); n > 0 {
+		q.LastError = errs[n-1].Error
+		if q.State == booking.MessageQueued {
+			q.State = booking.MessageFailed
+		}
 	}
 	return q
 }

@@ -266,6 +266,36 @@ WHERE args->>'booking_id' = $1`, b.ID); err != nil {
 	if v := viewOf(); v.Kind != booking.NoticeReminder || len(v.Then) != 0 {
 		t.Errorf("snoozed job seen as %s then %v, want the reminder alone", v.Kind, v.Then)
 	}
+	// An attempt that failed before its first messages went out is history
+	// once it waits for the reminder; one that failed after is a failure.
+	listed := func(state string) int {
+		t.Helper()
+		l, err := desk.List(context.Background(), state, b.ID, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(l)
+	}
+	for _, c := range []struct {
+		at                    time.Time
+		state, lastError      string
+		queuedList, failedLst int
+	}{
+		{start.Add(-72 * time.Hour), booking.MessageQueued, "", 1, 0},
+		{start.Add(-23 * time.Hour), booking.MessageFailed, "smtp down", 0, 1},
+	} {
+		if _, err := db.Pool.Exec(context.Background(), `UPDATE river_job SET errors = ARRAY[jsonb_build_object(
+'at', $2::timestamptz, 'attempt', 1, 'error', 'smtp down')] WHERE args->>'booking_id' = $1`, b.ID, c.at); err != nil {
+			t.Fatal(err)
+		}
+		v := viewOf()
+		if v.State != c.state || v.LastError != c.lastError {
+			t.Errorf("error at %s: seen %s (%q), want %s (%q)", c.at, v.State, v.LastError, c.state, c.lastError)
+		}
+		if q, f := listed(booking.MessageQueued), listed(booking.MessageFailed); q != c.queuedList || f != c.failedLst {
+			t.Errorf("error at %s: listed %d queued, %d failed; want %d, %d", c.at, q, f, c.queuedList, c.failedLst)
+		}
+	}
 
 	sender := &captureSender{}
 	w := &jobs.MessageWorker{Store: db, Resources: db, Sender: sender, StaffEmail: "desk@example.com",
