@@ -78,7 +78,7 @@ func TestDeskPaidAtVenue(t *testing.T) {
 	if n := pgtest.Count(t, tb.db, `SELECT count(*) FROM booking_notes WHERE booking_id = $1 AND author_id = $2`, b.ID, opsAcct.ID); n != 1 {
 		t.Fatalf("notes: %d, want 1", n)
 	}
-	if n := pgtest.Count(t, tb.db, `SELECT count(*) FROM river_job WHERE kind = 'message' AND args->>'booking_id' = $1
+	if n := pgtest.Count(t, tb.db, `SELECT count(*) FROM river_job WHERE kind = 'change_messages' AND args->>'booking_id' = $1
 		AND args->>'message' = 'confirmation'`, b.ID); n != 1 {
 		t.Fatalf("confirmation messages queued: %d, want 1", n)
 	}
@@ -143,7 +143,7 @@ func TestDeskPaymentLink(t *testing.T) {
 	if life := b.HoldExpiresAt.Sub(before); life < 119*time.Minute || life > 121*time.Minute {
 		t.Fatalf("hold lasts %s, want the link's 2 hours", life)
 	}
-	if n := pgtest.Count(t, tb.db, `SELECT count(*) FROM river_job WHERE kind = 'message' AND args->>'booking_id' = $1
+	if n := pgtest.Count(t, tb.db, `SELECT count(*) FROM river_job WHERE kind = 'change_messages' AND args->>'booking_id' = $1
 		AND args->>'message' = 'payment_link'`, b.ID); n != 1 {
 		t.Fatalf("payment link messages queued: %d, want 1", n)
 	}

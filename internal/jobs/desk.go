@@ -54,7 +54,7 @@ AND NOT (coalesce((metadata->>'snoozes')::int, 0) > 0 AND args ? 'remind_at'
 	if limit <= 0 || limit > 200 {
 		limit = 50
 	}
-	p := river.NewJobListParams().Kinds(MessageArgs{}.Kind()).States(states...).First(limit).
+	p := river.NewJobListParams().Kinds(messageKinds...).States(states...).First(limit).
 		OrderBy(river.JobListOrderByID, river.SortOrderDesc)
 	if where != "" {
 		p = p.Where(where)
@@ -92,7 +92,7 @@ func (m *Messages) Retry(ctx context.Context, idText string) (*booking.QueuedMes
 	if err != nil || id <= 0 {
 		return nil, booking.Errorf(booking.ENotFound, "Message not found.")
 	}
-	res, err := m.Queue.Client.JobList(ctx, river.NewJobListParams().IDs(id).Kinds(MessageArgs{}.Kind()))
+	res, err := m.Queue.Client.JobList(ctx, river.NewJobListParams().IDs(id).Kinds(messageKinds...))
 	if err != nil {
 		return nil, booking.WrapError(booking.EUnavailable, "The message queue cannot be read now.", err)
 	}

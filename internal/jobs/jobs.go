@@ -89,8 +89,19 @@ func partOf(n booking.Notice) MessagePart {
 		PreviousStartsAt: n.PreviousStartsAt, PreviousEndsAt: n.PreviousEndsAt}
 }
 
-// Kind is River's name of the job type.
-func (MessageArgs) Kind() string { return "message" }
+// Kind is River's name of the job type: "change_messages" since a job
+// holds the messages of a change. A replica of an earlier version has no
+// worker for it, so during a rolling upgrade such a replica fails the job
+// (an unknown kind) and it is retried, by River's backoff, until an
+// upgraded replica works it — rather than sending its first message and
+// dropping the others.
+func (MessageArgs) Kind() string { return "change_messages" }
+
+// KindAliases: the jobs queued by earlier versions, one message each.
+func (MessageArgs) KindAliases() []string { return []string{"message"} }
+
+// messageKinds are the kinds of message jobs, for listing them.
+var messageKinds = append([]string{MessageArgs{}.Kind()}, MessageArgs{}.KindAliases()...)
 
 // InsertOpts makes a job unique by its arguments (the booking, and the kind
 // and version of each of its messages) in every state but cancelled and

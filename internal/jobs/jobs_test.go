@@ -211,6 +211,16 @@ func TestReminderSentOnlyWhileTrue(t *testing.T) {
 
 func pgtestLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
+// oldMessageArgs is a message job as earlier versions queued it: kind
+// "message", one message.
+type oldMessageArgs jobs.MessageArgs
+
+func (oldMessageArgs) Kind() string { return "message" }
+
+func (oldMessageArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: jobs.QueueMessages}
+}
+
 // sentIDs are the message ids (booking.kind.version) sender was given.
 func (c *captureSender) ids() []string {
 	c.mu.Lock()
@@ -265,6 +275,16 @@ WHERE args->>'booking_id' = $1`, b.ID); err != nil {
 	}
 	if v := viewOf(); v.Kind != booking.NoticeReminder || len(v.Then) != 0 {
 		t.Errorf("snoozed job seen as %s then %v, want the reminder alone", v.Kind, v.Then)
+	}
+	// Jobs queued by earlier versions (kind "message") are listed too.
+	other := pgtest.CreateBooking(t, db, res, pgtest.BookingOpts{StartsAt: start.Add(time.Hour)})
+	if _, err := q.Client.Insert(context.Background(), oldMessageArgs{BookingID: other.ID,
+		Message: booking.NoticeConfirmation}, &river.InsertOpts{Metadata: []byte(`{"booking_id":"` + other.ID + `"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := desk.List(context.Background(), booking.MessageQueued, other.ID, 10); err != nil || len(l) != 1 ||
+		l[0].Kind != booking.NoticeConfirmation {
+		t.Errorf("an earlier version's job: %v, %+v", err, l)
 	}
 	// An attempt that failed before its first messages went out is history
 	// once it waits for the reminder; one that failed after is a failure.
@@ -371,13 +391,27 @@ func TestOneJobPerChangeThroughRiver(t *testing.T) {
 		defer scancel()
 		_ = q.Stop(sctx)
 	})
-	confirm(t, db, b.ID)
-
+	// A job an earlier version queued (kind "message", one message) for a
+	// booking confirmed before the upgrade: worked as before.
+	db.Notices = nil
+	before := pgtest.CreateBooking(t, db, res, pgtest.BookingOpts{StartsAt: time.Now().Add(72 * time.Hour),
+		Email: "bob@example.com"})
+	confirm(t, db, before.ID)
+	db.Notices = q
+	if _, err := q.Client.Insert(ctx, oldMessageArgs{BookingID: before.ID, Message: booking.NoticeConfirmation}, nil); err != nil {
+		t.Fatal(err)
+	}
 	deadline := time.Now().Add(30 * time.Second)
-	for sender.count() < 3 && time.Now().Before(deadline) {
+	for sender.count() < 1 && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
-	want := []string{b.ID + ".confirmation.0", b.ID + ".staff_new_booking.0", b.ID + ".reminder.0"}
+
+	confirm(t, db, b.ID)
+	for sender.count() < 4 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	want := []string{before.ID + ".confirmation.0", b.ID + ".confirmation.0", b.ID + ".staff_new_booking.0",
+		b.ID + ".reminder.0"}
 	if got := sender.ids(); !slices.Equal(got, want) {
 		t.Fatalf("sent %v, want %v", got, want)
 	}
