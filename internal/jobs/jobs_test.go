@@ -363,6 +363,53 @@ WHERE args->>'booking_id' = $1`, b.ID); err != nil {
 	}
 }
 
+// refusingSender refuses one recipient for good, and sends the rest.
+type refusingSender struct {
+	captureSender
+	refused string
+}
+
+func (r *refusingSender) Send(ctx context.Context, m *mailer.Message) error {
+	if m.To == r.refused {
+		return &mailer.SendError{Op: mailer.OpRcptTo, Code: 550, Permanent: true}
+	}
+	return r.captureSender.Send(ctx, m)
+}
+
+// A customer address the mail server refuses for good does not keep the
+// staff alert of the same change from going; the job then ends cancelled.
+func TestOneJobPerChangeRefusedAddress(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t)
+	start := time.Date(2031, 5, 6, 10, 0, 0, 0, time.UTC)
+	now := start.Add(-72 * time.Hour)
+	clock := func() time.Time { return now }
+	q, err := jobs.New(db.Pool, clock, jobs.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Notices = q
+	res := pgtest.CreateResource(t, db, pgtest.ResourceOpts{ReminderHours: pgtest.Int(24)})
+	b := pgtest.CreateBooking(t, db, res, pgtest.BookingOpts{StartsAt: start, Email: "refused@example.com"})
+	confirm(t, db, b.ID)
+	var args jobs.MessageArgs
+	if err := db.Pool.QueryRow(context.Background(), `SELECT args FROM river_job WHERE args->>'booking_id' = $1`,
+		b.ID).Scan(&args); err != nil {
+		t.Fatal(err)
+	}
+	sender := &refusingSender{refused: "refused@example.com"}
+	w := &jobs.MessageWorker{Store: db, Resources: db, Sender: sender, StaffEmail: "desk@example.com",
+		AppURL: "https://book.example.com", Now: clock, Logger: pgtestLogger()}
+	err = w.Work(context.Background(), &river.Job[jobs.MessageArgs]{JobRow: &rivertype.JobRow{ID: 9, Attempt: 1}, Args: args})
+	var cancel *rivertype.JobCancelError
+	if !errors.As(err, &cancel) {
+		t.Errorf("want the job cancelled, got %v", err)
+	}
+	if got := sender.ids(); !slices.Equal(got, []string{b.ID + ".staff_new_booking.0"}) {
+		t.Errorf("sent %v, want the staff alert alone", got)
+	}
+}
+
 // Through a working queue: the job of a confirmation sends its two
 // messages, waits in River (scheduled, its snooze counted in its metadata,
 // still found by its booking), and sends the reminder when it is due.

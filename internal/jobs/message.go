@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/bookingplatform/booking/internal/booking"
 	"github.com/bookingplatform/booking/internal/mailer"
@@ -66,16 +68,29 @@ func (w *MessageWorker) Timeout(job *river.Job[MessageArgs]) time.Duration {
 // Work sends the messages of job's change in order, then waits (snoozes)
 // until its reminder is due and sends that. A message no longer true (a
 // confirmation of a booking cancelled meanwhile, a reminder of a moved
-// booking) or sent already is skipped; a failure ends the attempt, and the
-// retry skips what was sent. Once snoozed, the job sends only its reminder
-// (River counts the snoozes in the job's metadata).
+// booking) or sent already is skipped; a temporary failure ends the
+// attempt, and the retry skips what was sent. A message that can never be
+// sent (the customer's address refused) does not keep the others from
+// going (the staff alert): the job ends cancelled, with that error, once
+// they have. Once snoozed, the job sends only its reminder (River counts
+// the snoozes in the job's metadata).
 func (w *MessageWorker) Work(ctx context.Context, job *river.Job[MessageArgs]) error {
 	a := job.Args
 	if !snoozed(job.Metadata) {
+		var never error
 		for _, m := range a.immediate() {
-			if err := w.send(ctx, job, m); err != nil {
+			err := w.send(ctx, job, m)
+			var cancel *rivertype.JobCancelError
+			switch {
+			case err == nil:
+			case errors.As(err, &cancel):
+				never = cmp.Or(never, err)
+			default:
 				return err
 			}
+		}
+		if never != nil {
+			return never
 		}
 	}
 	if a.Reminder == nil {
