@@ -232,29 +232,48 @@ func (c *captureSender) ids() []string {
 	return out
 }
 
+// jobFixture is a booking confirmed with an insert-only queue on a fixed
+// clock (*now, three days before the start; its resource reminds 24 hours
+// before), and the arguments of the job its confirmation queued.
+type jobFixture struct {
+	db    *postgres.DB
+	q     *jobs.Queue
+	res   *booking.Resource
+	b     *booking.Booking
+	args  jobs.MessageArgs
+	start time.Time
+	now   *time.Time
+	clock func() time.Time
+}
+
+func confirmedJob(t *testing.T, email string) jobFixture {
+	t.Helper()
+	f := jobFixture{db: pgtest.NewDB(t), start: time.Date(2031, 5, 6, 10, 0, 0, 0, time.UTC)}
+	now := f.start.Add(-72 * time.Hour)
+	f.now = &now
+	f.clock = func() time.Time { return *f.now }
+	q, err := jobs.New(f.db.Pool, f.clock, jobs.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.q, f.db.Notices = q, q
+	f.res = pgtest.CreateResource(t, f.db, pgtest.ResourceOpts{ReminderHours: pgtest.Int(24)})
+	f.b = pgtest.CreateBooking(t, f.db, f.res, pgtest.BookingOpts{StartsAt: f.start, Email: email})
+	confirm(t, f.db, f.b.ID)
+	if err := f.db.Pool.QueryRow(context.Background(), `SELECT args FROM river_job WHERE args->>'booking_id' = $1`,
+		f.b.ID).Scan(&f.args); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
 // A confirmation is one job: its first run sends the confirmation and the
 // staff alert and then snoozes until the reminder is due; run again once
 // snoozed, it sends the reminder alone, and only when due.
 func TestOneJobPerChange(t *testing.T) {
 	t.Parallel()
-	db := pgtest.NewDB(t)
-	start := time.Date(2031, 5, 6, 10, 0, 0, 0, time.UTC)
-	now := start.Add(-72 * time.Hour) // a fixed clock, moved by the test
-	clock := func() time.Time { return now }
-	q, err := jobs.New(db.Pool, clock, jobs.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.Notices = q
-	res := pgtest.CreateResource(t, db, pgtest.ResourceOpts{ReminderHours: pgtest.Int(24)})
-	b := pgtest.CreateBooking(t, db, res, pgtest.BookingOpts{StartsAt: start, Email: "ada@example.com"})
-	confirm(t, db, b.ID)
-
-	var args jobs.MessageArgs
-	if err := db.Pool.QueryRow(context.Background(), `SELECT args FROM river_job WHERE args->>'booking_id' = $1`,
-		b.ID).Scan(&args); err != nil {
-		t.Fatal(err)
-	}
+	f := confirmedJob(t, "ada@example.com")
+	db, q, res, b, args, start, clock := f.db, f.q, f.res, f.b, f.args, f.start, f.clock
 	// Staff see the job under its next message, with the ones after it.
 	desk := &jobs.Messages{Queue: q, Store: db}
 	viewOf := func() booking.QueuedMessage {
@@ -341,12 +360,12 @@ WHERE args->>'booking_id' = $1`, b.ID); err != nil {
 		t.Fatalf("first run sent %v, want the confirmation, then the staff alert", got)
 	}
 	// Woken early: nothing more, and it waits again.
-	now = now.Add(47 * time.Hour)
+	*f.now = f.now.Add(47 * time.Hour)
 	if d := snoozedFor(run(`{"snoozes":1}`)); d != time.Hour {
 		t.Errorf("snoozed for %s, want 1h", d)
 	}
 	// Due: the reminder alone.
-	now = now.Add(time.Hour)
+	*f.now = f.now.Add(time.Hour)
 	if err := run(`{"snoozes":1}`); err != nil {
 		t.Fatal(err)
 	}
@@ -380,27 +399,12 @@ func (r *refusingSender) Send(ctx context.Context, m *mailer.Message) error {
 // staff alert of the same change from going; the job then ends cancelled.
 func TestOneJobPerChangeRefusedAddress(t *testing.T) {
 	t.Parallel()
-	db := pgtest.NewDB(t)
-	start := time.Date(2031, 5, 6, 10, 0, 0, 0, time.UTC)
-	now := start.Add(-72 * time.Hour)
-	clock := func() time.Time { return now }
-	q, err := jobs.New(db.Pool, clock, jobs.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.Notices = q
-	res := pgtest.CreateResource(t, db, pgtest.ResourceOpts{ReminderHours: pgtest.Int(24)})
-	b := pgtest.CreateBooking(t, db, res, pgtest.BookingOpts{StartsAt: start, Email: "refused@example.com"})
-	confirm(t, db, b.ID)
-	var args jobs.MessageArgs
-	if err := db.Pool.QueryRow(context.Background(), `SELECT args FROM river_job WHERE args->>'booking_id' = $1`,
-		b.ID).Scan(&args); err != nil {
-		t.Fatal(err)
-	}
+	f := confirmedJob(t, "refused@example.com")
+	db, b, args, clock := f.db, f.b, f.args, f.clock
 	sender := &refusingSender{refused: "refused@example.com"}
 	w := &jobs.MessageWorker{Store: db, Resources: db, Sender: sender, StaffEmail: "desk@example.com",
 		AppURL: "https://book.example.com", Now: clock, Logger: pgtestLogger()}
-	err = w.Work(context.Background(), &river.Job[jobs.MessageArgs]{JobRow: &rivertype.JobRow{ID: 9, Attempt: 1}, Args: args})
+	err := w.Work(context.Background(), &river.Job[jobs.MessageArgs]{JobRow: &rivertype.JobRow{ID: 9, Attempt: 1}, Args: args})
 	var cancel *rivertype.JobCancelError
 	if !errors.As(err, &cancel) {
 		t.Errorf("want the job cancelled, got %v", err)
