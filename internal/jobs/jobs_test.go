@@ -5,11 +5,13 @@ import (
 	"errors"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/bookingplatform/booking/internal/booking"
@@ -480,5 +482,62 @@ WHERE metadata @> jsonb_build_object('booking_id', $1::text)`, b.ID).Scan(&state
 	}
 	if state != "completed" || snoozes != 1 {
 		t.Errorf("job %s after %d snoozes, want completed after 1", state, snoozes)
+	}
+}
+
+// oldWorker is a message worker of an earlier version: it knows kind
+// "message" only.
+type oldWorker struct {
+	river.WorkerDefaults[oldMessageArgs]
+	ran chan string
+}
+
+func (w *oldWorker) Work(_ context.Context, job *river.Job[oldMessageArgs]) error {
+	w.ran <- job.Args.Message
+	return nil
+}
+
+// During a rolling upgrade a replica of an earlier version meets the job of
+// a change: it fails it as a kind it does not know, and River keeps it for
+// a retry — it neither sends the first message alone nor drops the job.
+func TestOneJobPerChangeOldReplica(t *testing.T) {
+	t.Parallel()
+	f := confirmedJob(t, "ada@example.com")
+	w := &oldWorker{ran: make(chan string, 4)}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, w)
+	old, err := river.NewClient(riverpgxv5.New(f.db.Pool), &river.Config{Logger: pgtestLogger(),
+		FetchPollInterval: 50 * time.Millisecond, FetchCooldown: 50 * time.Millisecond,
+		Queues: map[string]river.QueueConfig{jobs.QueueMessages: {MaxWorkers: 2}}, Workers: workers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	if err := old.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer scancel()
+		_ = old.Stop(sctx)
+	})
+	var state, lastError string
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if err := f.db.Pool.QueryRow(ctx, `SELECT state, coalesce(errors[cardinality(errors)]->>'error', '')
+FROM river_job WHERE args->>'booking_id' = $1`, f.b.ID).Scan(&state, &lastError); err != nil {
+			t.Fatal(err)
+		}
+		if lastError != "" {
+			break
+		}
+	}
+	if !strings.Contains(lastError, "not registered") || (state != "retryable" && state != "available") {
+		t.Errorf("job %s with error %q, want kept for a retry as an unknown kind", state, lastError)
+	}
+	select {
+	case m := <-w.ran:
+		t.Errorf("the old worker ran %s", m)
+	default:
 	}
 }
