@@ -1,12 +1,17 @@
 package browsertest_test
 
 import (
+	"context"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/riverqueue/river"
 
 	"github.com/bookingplatform/booking/internal/booking"
+	"github.com/bookingplatform/booking/internal/jobs"
 	"github.com/bookingplatform/booking/internal/payment"
 )
 
@@ -166,4 +171,33 @@ func TestStaffBookingView(t *testing.T) {
 		t.Error("READONLY sees the metrics")
 	}
 	b.check(t)
+}
+
+// TestStaffSeesAChangesMessages: the messages of one change are one job;
+// the dashboard's Messages list shows it under its first message, with the
+// ones after it.
+func TestStaffSeesAChangesMessages(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	a.createStaff(t)
+	slot := a.freeSlots(t, a.today(), 1)[0]
+	bk := a.bookAs(t, slot.StartsAt, "Ada", "Lovelace", "ada.lovelace@example.com").Booking
+	// Due in a week (the test clock's), so that it waits in the queue.
+	args := jobs.MessageArgs{BookingID: bk.ID, Message: booking.NoticeConfirmation,
+		Also:     []jobs.MessagePart{{Message: booking.NoticeStaffNewBooking}},
+		Reminder: &jobs.MessagePart{Message: booking.NoticeReminder}, RemindAt: a.clock.Now().Add(8 * 24 * time.Hour)}
+	res, err := a.app.Queue.Client.Insert(context.Background(), args, &river.InsertOpts{
+		ScheduledAt: time.Now().Add(7 * 24 * time.Hour), Metadata: []byte(`{"booking_id":"` + bk.ID + `"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	b := a.newBrowser(t, 1280, 900)
+	b.signIn(t, a, a.email)
+	row := `#messages-body tr[data-message="` + strconv.FormatInt(res.Job.ID, 10) + `"]`
+	b.waitFor(t, `document.querySelector(`+jsString(row)+`) !== null`)
+	if got := text(t, b, row); !strings.Contains(got, "Confirmation") ||
+		!strings.Contains(got, "then Staff: new booking, Reminder") || !strings.Contains(got, "queued") {
+		t.Errorf("message row %q, want the confirmation, then the staff alert and the reminder, queued", got)
+	}
 }
