@@ -434,16 +434,7 @@ func TestOneJobPerChangeThroughRiver(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Notices = q
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	if err := q.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer scancel()
-		_ = q.Stop(sctx)
-	})
+	ctx := working(t, q)
 	// A job an earlier version queued (kind "message", one message) for a
 	// booking confirmed before the upgrade: worked as before.
 	db.Notices = nil
@@ -485,6 +476,27 @@ WHERE metadata @> jsonb_build_object('booking_id', $1::text)`, b.ID).Scan(&state
 	}
 }
 
+// working starts c working jobs until the test ends, and returns the
+// context it works in.
+func working(t *testing.T, c interface {
+	Start(context.Context) error
+	Stop(context.Context) error
+},
+) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer scancel()
+		_ = c.Stop(sctx)
+	})
+	return ctx
+}
+
 // oldWorker is a message worker of an earlier version: it knows kind
 // "message" only.
 type oldWorker struct {
@@ -512,16 +524,7 @@ func TestOneJobPerChangeOldReplica(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	if err := old.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer scancel()
-		_ = old.Stop(sctx)
-	})
+	ctx := working(t, old)
 	var state, lastError string
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		if err := f.db.Pool.QueryRow(ctx, `SELECT state, coalesce(errors[cardinality(errors)]->>'error', '')
