@@ -127,6 +127,7 @@ var PlanExempt = map[string]string{
 	"recordLoginFailureSQL":    "one row of a small table (staff_users) by its key",
 	"recordLoginSuccessSQL":    "one row of a small table (staff_users) by its key",
 	"auditNoteSQL":             "sets a transaction setting, reads nothing",
+	"genericPlanSQL":           "sets a transaction setting, reads nothing",
 	"recordMessageSQL":         "inserts its values (conflict on the key), reads nothing",
 	"addManageTokenSQL":        "inserts its values (conflict on the key), reads nothing",
 	"oldestQueuedSQL":          "River's queue table, which River keeps small (finished jobs are deleted) and indexes by state, queue and time",

@@ -95,9 +95,7 @@ func eventListArgs(f *booking.EventFilter) (string, []any) {
 // ListPaymentEvents returns up to f.Limit ledger rows after f.After, newest first.
 func (db *DB) ListPaymentEvents(ctx context.Context, f booking.EventFilter) ([]booking.LedgerEvent, error) {
 	sql, args := eventListArgs(&f)
-	rows, _ := db.Pool.Query(ctx, sql, args...)
-	items, err := pgx.CollectRows(rows, scanLedgerEvent)
-	return items, interpretError(err)
+	return collectGeneric(ctx, db.Pool, sql, args, scanLedgerEvent)
 }
 
 const findPaymentEventSQL = `SELECT ` + ledgerColumns + ` FROM webhook_events w WHERE w.stripe_event_id = $1`

@@ -683,3 +683,54 @@ func renderPlan(p *planNode, indent string) string {
 	draw(p, 0)
 	return b.String()
 }
+
+// The staff lists run on their generic plan from the first request: planned
+// once per connection, never again per request (collectGeneric), whatever
+// PostgreSQL's own choice between custom and generic plans would be.
+func TestListsRunOnGenericPlans(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := pgtest.NewURL(t)
+	// One connection, so that its prepared statements are the ones asked about.
+	db, err := postgres.Open(ctx, url, postgres.PoolOpts{MaxConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	r := pgtest.CreateResource(t, db, pgtest.ResourceOpts{})
+	day := pgtest.TestDay(time.UTC)
+	for h := range 3 {
+		pgtest.CreateBooking(t, db, r, pgtest.BookingOpts{StartsAt: day.Add(time.Duration(10+h) * time.Hour)})
+	}
+	const runs = 8 // PostgreSQL's own choice makes five custom plans first
+	bookings := booking.BookingFilter{ResourceID: r.ID, Limit: 2}
+	events := booking.EventFilter{Limit: 2}
+	for range runs {
+		page, err := db.ListBookings(ctx, bookings)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) != 2 {
+			t.Fatalf("a page of 2 of the resource's 3 bookings has %d", len(page))
+		}
+		if _, err := db.ListPaymentEvents(ctx, events); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, sql := range map[string]string{
+		"booking list": first(postgres.BookingListArgs(bookings)),
+		"ledger list":  first(postgres.EventListArgs(events)),
+	} {
+		var generic, custom int
+		err := db.Pool.QueryRow(ctx, `SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = $1`,
+			sql).Scan(&generic, &custom)
+		if err != nil {
+			t.Fatalf("%s: the statement is not prepared on the connection: %v", name, err)
+		}
+		if custom != 0 || generic != runs {
+			t.Errorf("%s: %d custom and %d generic plans for %d runs, want only generic ones", name, custom, generic, runs)
+		}
+	}
+}
+
+func first(s string, _ []any) string { return s }

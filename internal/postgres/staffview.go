@@ -182,9 +182,7 @@ func bookingListArgs(f *booking.BookingFilter) (string, []any) {
 // of f's shape (see booking.BookingFilter).
 func (db *DB) ListBookings(ctx context.Context, f booking.BookingFilter) ([]booking.StaffBooking, error) {
 	sql, args := bookingListArgs(&f)
-	rows, _ := db.Pool.Query(ctx, sql, args...)
-	items, err := pgx.CollectRows(rows, scanStaffBooking)
-	return items, interpretError(err)
+	return collectGeneric(ctx, db.Pool, sql, args, scanStaffBooking)
 }
 
 const bookingAuditSQL = `
