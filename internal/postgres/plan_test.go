@@ -731,6 +731,17 @@ func TestListsRunOnGenericPlans(t *testing.T) {
 			t.Errorf("%s: %d custom and %d generic plans for %d runs, want only generic ones", name, custom, generic, runs)
 		}
 	}
+
+	// A statement that fails leaves its transaction aborted; the pool's
+	// only connection is replaced, and the next list is answered.
+	bad := bookings
+	bad.After = &booking.Cursor{Shape: booking.ShapeBookingsResource, At: day, ID: "not-a-uuid"}
+	if _, err := db.ListBookings(ctx, bad); err == nil {
+		t.Fatal("a list with an id that is not a UUID did not fail")
+	}
+	if page, err := db.ListBookings(ctx, bookings); err != nil || len(page) != 2 {
+		t.Fatalf("the list after a failed one: %d bookings, %v", len(page), err)
+	}
 }
 
 func first(s string, _ []any) string { return s }
