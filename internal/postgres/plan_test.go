@@ -43,6 +43,11 @@ import (
 //     the change) ≤ planBufferBase + planBuffersPerRow × the rows returned
 //     (found, for a change) or, when more, the rows read from tables that
 //     are not large (work per row of a bounded table is bounded).
+//  4. No custom plan is JIT compiled: PostgreSQL compiles a plan whose cost
+//     estimate passes jit_above_cost on every execution, which takes longer
+//     than any of these statements runs. (The lists run their generic plan
+//     with JIT off, collectGeneric; PostgreSQL picks a generic plan for
+//     itself only when it is estimated no dearer than the custom ones.)
 //
 // Why measured rather than estimated counts: a generic plan's estimates are
 // defaults (a third of the rows for an inequality, 0.5% for a range), so
@@ -484,7 +489,13 @@ func TestPlans(t *testing.T) {
 				t.Errorf("%s (%s): %v", c.name, mode, err)
 				continue
 			}
-			if problems := judgePlan(plan); len(problems) > 0 {
+			problems := judgePlan(plan)
+			// Rule 4.
+			if mode == "force_custom_plan" && plan.jitFunctions > 0 {
+				problems = append(problems, fmt.Sprintf("JIT compiled %d functions for one execution: the plan's cost "+
+					"estimate passed jit_above_cost", plan.jitFunctions))
+			}
+			if len(problems) > 0 {
 				t.Errorf("%s (%s):\n  %s\nplan:\n%s", c.name, mode, strings.Join(problems, "\n  "), renderPlan(plan, "  "))
 			}
 		}
@@ -561,10 +572,14 @@ func explainPlan(ctx context.Context, conn *pgxpool.Conn, mode, sql string, args
 	}
 	var doc []struct {
 		Plan planNode `json:"Plan"`
+		JIT  struct {
+			Functions int `json:"Functions"`
+		} `json:"JIT"`
 	}
 	if err := json.Unmarshal(out, &doc); err != nil || len(doc) != 1 {
 		return nil, fmt.Errorf("read plan: %v: %s", err, out)
 	}
+	doc[0].Plan.jitFunctions = doc[0].JIT.Functions
 	return &doc[0].Plan, nil
 }
 
@@ -590,6 +605,9 @@ type planNode struct {
 	SharedHit      float64    `json:"Shared Hit Blocks"`
 	SharedRead     float64    `json:"Shared Read Blocks"`
 	Plans          []planNode `json:"Plans"`
+	// jitFunctions (top node only): the functions JIT compiled for the
+	// execution, 0 when it was not compiled.
+	jitFunctions int
 }
 
 func (n *planNode) rows() float64 { return n.ActualRows * n.Loops }
