@@ -55,8 +55,14 @@ func NewURL(t testing.TB) string {
 // NewDB returns a store on a fresh migrated database; the pool closes with t.
 func NewDB(t testing.TB) *postgres.DB {
 	t.Helper()
-	url := NewURL(t)
-	db, err := postgres.Open(context.Background(), url, postgres.PoolOpts{MaxConns: 40})
+	return OpenDB(t, NewURL(t), 40)
+}
+
+// OpenDB opens a store of at most maxConns connections on the database of
+// url (one NewURL returned); the pool closes with t.
+func OpenDB(t testing.TB, url string, maxConns int32) *postgres.DB {
+	t.Helper()
+	db, err := postgres.Open(context.Background(), url, postgres.PoolOpts{MaxConns: maxConns})
 	if err != nil {
 		t.Fatalf("open test database: %v", err)
 	}

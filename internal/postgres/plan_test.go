@@ -708,13 +708,8 @@ func renderPlan(p *planNode, indent string) string {
 func TestListsRunOnGenericPlans(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	url := pgtest.NewURL(t)
 	// One connection, so that its prepared statements are the ones asked about.
-	db, err := postgres.Open(ctx, url, postgres.PoolOpts{MaxConns: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
+	db := pgtest.OpenDB(t, pgtest.NewURL(t), 1)
 	r := pgtest.CreateResource(t, db, pgtest.ResourceOpts{})
 	day := pgtest.TestDay(time.UTC)
 	for h := range 3 {

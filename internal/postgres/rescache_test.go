@@ -30,11 +30,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 func TestResourceCache(t *testing.T) {
 	ctx := context.Background()
 	url := pgtest.NewURL(t)
-	db, err := postgres.Open(ctx, url, postgres.PoolOpts{MaxConns: 8})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
+	db := pgtest.OpenDB(t, url, 8)
 	res := pgtest.CreateResource(t, db, pgtest.ResourceOpts{Price: 1000, Default: true})
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	setPrice := func(p int64) {
