@@ -2,8 +2,8 @@
 -- minimal SQL for the same answer: the resource (with its date overrides),
 -- then ONE read of the bookings holding time over the whole month
 -- (internal/postgres busyRangesSQL: the blocked ranges of whole-resource
--- bookings through the no-overlap GiST index, the places of shared slots
--- by (resource_id, starts_at)); the server turns them into per-day counts
+-- bookings and the places of shared slots, from bookings_busy_idx alone);
+-- the server turns them into per-day counts
 -- (booking.Booker.MonthAvailability). Data of internal/bulk: resource i has
 -- the id md5('bulk-resource-' || i). Run by e2e/scalebench (scripts/scale-bench.sh).
 \set r random(0, 49)
@@ -14,18 +14,14 @@ SELECT id::text, slug, name, description, price_amount, currency, duration_minut
                'closed', o.closed, 'hours', o.hours, 'note', o.note) ORDER BY o.from_date), '[]'::jsonb)
         FROM resource_overrides o WHERE o.resource_id = resources.id)
 FROM resources WHERE id = md5('bulk-resource-' || :r)::uuid;
-SELECT starts_at, lower(coalesce(blocked, tstzrange(starts_at, ends_at, '[)'))),
-       upper(coalesce(blocked, tstzrange(starts_at, ends_at, '[)'))), quantity, shared
+SELECT starts_at,
+       CASE WHEN shared THEN starts_at ELSE lower(coalesce(blocked, tstzrange(starts_at, ends_at, '[)'))) END,
+       CASE WHEN shared THEN ends_at ELSE upper(coalesce(blocked, tstzrange(starts_at, ends_at, '[)'))) END,
+       quantity, shared
 FROM bookings
-WHERE resource_id = md5('bulk-resource-' || :r)::uuid AND holds_slot AND NOT shared
+WHERE resource_id = md5('bulk-resource-' || :r)::uuid AND holds_slot
+  AND starts_at > date_trunc('day', now()) + :d * interval '1 day' - interval '2 days'
+  AND starts_at < date_trunc('day', now()) + (:d + 31) * interval '1 day' + interval '1 day'
   AND NOT (status = 'pending' AND hold_expires_at <= now())
-  AND coalesce(blocked, tstzrange(starts_at, ends_at, '[)'))
-      && tstzrange(date_trunc('day', now()) + :d * interval '1 day', date_trunc('day', now()) + (:d + 31) * interval '1 day', '[)')
-UNION ALL
-SELECT starts_at, starts_at, ends_at, quantity, shared
-FROM bookings
-WHERE resource_id = md5('bulk-resource-' || :r)::uuid AND holds_slot AND shared
-  AND NOT (status = 'pending' AND hold_expires_at <= now())
-  AND starts_at > date_trunc('day', now()) + (:d - 1) * interval '1 day'
-  AND starts_at < date_trunc('day', now()) + (:d + 31) * interval '1 day'
-  AND ends_at > date_trunc('day', now()) + :d * interval '1 day';
+  AND CASE WHEN shared THEN starts_at < date_trunc('day', now()) + (:d + 31) * interval '1 day' AND ends_at > date_trunc('day', now()) + :d * interval '1 day'
+      ELSE coalesce(blocked, tstzrange(starts_at, ends_at, '[)')) && tstzrange(date_trunc('day', now()) + :d * interval '1 day', date_trunc('day', now()) + (:d + 31) * interval '1 day', '[)') END;

@@ -69,6 +69,7 @@ func (s *Booker) MonthAvailability(ctx context.Context, id, from, to string) (*M
 	type day struct {
 		out   DayAvailability
 		slots []Slot
+		span  Slot // the time its slots keep, buffers included
 	}
 	var days []day
 	var span Slot
@@ -77,11 +78,14 @@ func (s *Booker) MonthAvailability(ctx context.Context, id, from, to string) (*M
 		if err != nil {
 			return nil, err
 		}
-		days = append(days, day{out: DayAvailability{Date: d.Format(time.DateOnly)}, slots: slots})
+		dd := day{out: DayAvailability{Date: d.Format(time.DateOnly)}, slots: slots}
 		if len(slots) == 0 {
+			days = append(days, dd)
 			continue
 		}
 		b := res.Blocked(Slot{StartsAt: slots[0].StartsAt, EndsAt: slots[len(slots)-1].EndsAt})
+		dd.span = b
+		days = append(days, dd)
 		if span.StartsAt.IsZero() || b.StartsAt.Before(span.StartsAt) {
 			span.StartsAt = b.StartsAt
 		}
@@ -96,6 +100,7 @@ func (s *Booker) MonthAvailability(ctx context.Context, id, from, to string) (*M
 		}
 	}
 	lastDate, horizon := res.LastBookableDate(now)
+	var dayBusy []Busy
 	for _, d := range days {
 		o := d.out
 		bookable := 0
@@ -112,7 +117,16 @@ func (s *Booker) MonthAvailability(ctx context.Context, id, from, to string) (*M
 		case bookable == 0:
 			o.Status = DayPast
 		default:
-			for _, fs := range res.freeSlots(d.slots, busy, now) {
+			// Only the bookings that meet the day's span can take one of
+			// its slots: each slot is then checked against a day's
+			// bookings, not the whole range's.
+			dayBusy = dayBusy[:0]
+			for _, b := range busy {
+				if b.Blocked.StartsAt.Before(d.span.EndsAt) && d.span.StartsAt.Before(b.Blocked.EndsAt) {
+					dayBusy = append(dayBusy, b)
+				}
+			}
+			for _, fs := range res.freeSlots(d.slots, dayBusy, now) {
 				o.FreeSlots++
 				o.PlacesLeft += fs.PlacesLeft
 			}

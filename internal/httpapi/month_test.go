@@ -135,3 +135,42 @@ func TestAcceptanceFullClassAndPool(t *testing.T) {
 		}
 	}
 }
+
+// TestMonthSeesBuffersAcrossDays: a booking keeps time on other days than
+// its own through its buffers (up to a day each side), and the month view
+// reads bookings by their start (bookings_busy_idx), so it must look far
+// enough around each day. A booking at 10:00 with a day's buffer before it
+// takes the day before from 10:00 and the whole of its own day (every slot
+// of it keeps the day before it); the day after it keeps its first 11
+// slots. Each day of the month view agrees with the day view.
+func TestMonthSeesBuffersAcrossDays(t *testing.T) {
+	t.Parallel()
+	day := pgtest.TestDay(time.UTC)
+	tb := setup(t, setupOpts{now: pgtest.ClockAt(day.AddDate(0, 0, -3)).Now})
+	res := pgtest.CreateResource(t, tb.db, pgtest.ResourceOpts{WeeklyHours: pgtest.AllWeek})
+	res.BufferBeforeMinutes = 1440
+	if _, err := tb.db.UpdateResource(context.Background(), res); err != nil {
+		t.Fatal(err)
+	}
+	at := day.AddDate(0, 0, 1).Add(10 * time.Hour)
+	if resp := tb.doJSON(t, http.MethodPost, "/api/bookings", bookingBody(res.ID, at), nil, nil); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("book: %d", resp.StatusCode)
+	}
+	date := func(n int) string { return day.AddDate(0, 0, n).Format(time.DateOnly) }
+	want := []int{24, 10, 0, 13, 24} // free slots from the day before `day`
+	for i, d := range monthOf(t, tb, res.ID, date(-1), date(3)).Days {
+		if d.FreeSlots != want[i] {
+			t.Errorf("month view %s: %d free slots, want %d", d.Date, d.FreeSlots, want[i])
+		}
+	}
+	for i, w := range want {
+		// One day at a time: the booking starts after the range (i = 1)
+		// or a day before it (i = 3).
+		m := monthOf(t, tb, res.ID, date(i-1), date(i-1))
+		var a booking.Availability
+		tb.doJSON(t, http.MethodGet, "/api/resources/"+res.ID+"/availability?date="+date(i-1), nil, nil, &a)
+		if m.Days[0].FreeSlots != w || len(a.Slots) != w {
+			t.Errorf("%s alone: month view %d free slots, day view %d, want %d", date(i-1), m.Days[0].FreeSlots, len(a.Slots), w)
+		}
+	}
+}

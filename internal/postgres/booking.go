@@ -38,24 +38,27 @@ func scanBooking(row pgx.CollectableRow) (booking.Booking, error) {
 	return b, err
 }
 
-// busyRangesSQL reads the bookings holding time of a resource in a
-// range: those booked whole by their blocked range (the index of the
-// no-overlap constraint), the places of shared slots by their start (no
-// buffers, at most a day long), and the staff blocks, which take the
-// whole resource (every place of a shared one).
+// busyStartsWindow bounds the start of a booking whose blocked range meets
+// [$2, $3): a booking lasts at most a day and keeps at most a day before
+// and after it (bookings_span_check), so it starts in ($2 - 2 days,
+// $3 + 1 day) — the range of bookings_busy_idx to read.
+const busyStartsWindow = `starts_at > $2::timestamptz - interval '2 days' AND starts_at < $3::timestamptz + interval '1 day'`
+
+// busyRangesSQL reads the bookings holding time of a resource in a range,
+// from bookings_busy_idx alone: those booked whole by their blocked range,
+// the places of shared slots by their own (no buffers, at most a day
+// long); and the staff blocks, which take the whole resource (every place
+// of a shared one).
 const busyRangesSQL = `
-SELECT starts_at, lower(coalesce(blocked, tstzrange(starts_at, ends_at, '[)'))),
-       upper(coalesce(blocked, tstzrange(starts_at, ends_at, '[)'))), quantity, shared
+SELECT starts_at,
+       CASE WHEN shared THEN starts_at ELSE lower(coalesce(blocked, tstzrange(starts_at, ends_at, '[)'))) END,
+       CASE WHEN shared THEN ends_at ELSE upper(coalesce(blocked, tstzrange(starts_at, ends_at, '[)'))) END,
+       quantity, shared
 FROM bookings
-WHERE resource_id = $1 AND holds_slot AND NOT shared
+WHERE resource_id = $1 AND holds_slot AND ` + busyStartsWindow + `
   AND NOT (status = 'pending' AND hold_expires_at <= $4)
-  AND coalesce(blocked, tstzrange(starts_at, ends_at, '[)')) && tstzrange($2, $3, '[)')
-UNION ALL
-SELECT starts_at, starts_at, ends_at, quantity, shared
-FROM bookings
-WHERE resource_id = $1 AND holds_slot AND shared
-  AND NOT (status = 'pending' AND hold_expires_at <= $4)
-  AND starts_at > $2::timestamptz - interval '1 day' AND starts_at < $3 AND ends_at > $2
+  AND CASE WHEN shared THEN starts_at < $3 AND ends_at > $2
+      ELSE coalesce(blocked, tstzrange(starts_at, ends_at, '[)')) && tstzrange($2, $3, '[)') END
 UNION ALL
 SELECT lower(period), lower(period), upper(period), 1, false
 FROM resource_blocks

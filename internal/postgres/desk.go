@@ -82,8 +82,7 @@ RETURNING id::text, resource_id::text, lower(period), upper(period), reason,
 	deleteBlockSQL = `DELETE FROM resource_blocks WHERE id = $1 AND resource_id = $2`
 
 	// scheduleSQL lists the bookings holding time of resource $1 that meet
-	// [$2, $3), live holds only ($4 is now): those booked whole by the
-	// no-overlap index, shared ones by their start (as busyRangesSQL).
+	// [$2, $3), live holds only ($4 is now), as busyRangesSQL finds them.
 	scheduleSQL = `
 SELECT b.id::text, b.reference, b.status, b.starts_at, b.ends_at,
        lower(coalesce(b.blocked, tstzrange(b.starts_at, b.ends_at, '[)'))),
@@ -91,14 +90,9 @@ SELECT b.id::text, b.reference, b.status, b.starts_at, b.ends_at,
        b.quantity, b.customer_first_name || ' ' || b.customer_last_name, b.hold_expires_at,
        EXISTS (SELECT 1 FROM payments p WHERE p.booking_id = b.id AND p.method = 'offline')
 FROM bookings b
-WHERE b.id IN (
-    SELECT id FROM bookings
-    WHERE resource_id = $1 AND holds_slot AND NOT shared
-      AND coalesce(blocked, tstzrange(starts_at, ends_at, '[)')) && tstzrange($2, $3, '[)')
-    UNION ALL
-    SELECT id FROM bookings
-    WHERE resource_id = $1 AND holds_slot AND shared
-      AND starts_at > $2::timestamptz - interval '1 day' AND starts_at < $3 AND ends_at > $2)
+WHERE b.resource_id = $1 AND b.holds_slot AND ` + busyStartsWindow + `
+  AND CASE WHEN b.shared THEN b.starts_at < $3 AND b.ends_at > $2
+      ELSE coalesce(b.blocked, tstzrange(b.starts_at, b.ends_at, '[)')) && tstzrange($2, $3, '[)') END
   AND NOT (b.status = 'pending' AND b.hold_expires_at <= $4)
 ORDER BY b.starts_at, b.id
 LIMIT 5000`

@@ -76,6 +76,30 @@ func TestSchemaInvariants(t *testing.T) {
 		}
 	})
 
+	t.Run("a booking keeps time at most a day from its own", func(t *testing.T) {
+		// The busy-ranges read finds bookings by their start
+		// (busyStartsWindow), which holds only under bookings_span_check.
+		t.Parallel()
+		db := pgtest.NewDB(t)
+		r := pgtest.CreateResource(t, db, pgtest.ResourceOpts{})
+		b := pgtest.CreateBooking(t, db, r, pgtest.BookingOpts{StartsAt: time.Date(2030, 3, 4, 10, 0, 0, 0, time.UTC)})
+		for _, set := range []string{
+			`ends_at = starts_at + interval '1 day 1 minute'`,
+			`blocked = tstzrange(starts_at - interval '1 day 1 minute', ends_at, '[)')`,
+			`blocked = tstzrange(starts_at, ends_at + interval '1 day 1 minute', '[)')`,
+			`blocked = tstzrange(NULL, ends_at, '[)')`,
+		} {
+			_, err := db.Pool.Exec(ctx, `UPDATE bookings SET `+set+` WHERE id = $1`, b.ID)
+			if code, name := pgCode(err); code != "23514" || name != "bookings_span_check" {
+				t.Errorf("%s: err %v", set, err)
+			}
+		}
+		if _, err := db.Pool.Exec(ctx, `UPDATE bookings SET ends_at = starts_at + interval '1 day',
+			blocked = tstzrange(starts_at - interval '1 day', starts_at + interval '2 days', '[)') WHERE id = $1`, b.ID); err != nil {
+			t.Errorf("a day long with a day's buffers: %v", err)
+		}
+	})
+
 	t.Run("a confirmed booking under review keeps its slot", func(t *testing.T) {
 		t.Parallel()
 		db := pgtest.NewDB(t)
