@@ -20,8 +20,8 @@ SELECT starts_at,
        quantity, shared
 FROM bookings
 WHERE resource_id = md5('bulk-resource-' || :r)::uuid AND holds_slot
-  AND starts_at > date_trunc('day', now()) + :d * interval '1 day' - interval '2 days'
-  AND starts_at < date_trunc('day', now()) + (:d + 31) * interval '1 day' + interval '1 day'
+  AND starts_at > date_trunc('day', now()) + :d * interval '1 day' - interval '48 hours'
+  AND starts_at < date_trunc('day', now()) + (:d + 31) * interval '1 day' + interval '24 hours'
   AND NOT (status = 'pending' AND hold_expires_at <= now())
   AND CASE WHEN shared THEN starts_at < date_trunc('day', now()) + (:d + 31) * interval '1 day' AND ends_at > date_trunc('day', now()) + :d * interval '1 day'
       ELSE coalesce(blocked, tstzrange(starts_at, ends_at, '[)')) && tstzrange(date_trunc('day', now()) + :d * interval '1 day', date_trunc('day', now()) + (:d + 31) * interval '1 day', '[)') END;

@@ -39,10 +39,11 @@ func scanBooking(row pgx.CollectableRow) (booking.Booking, error) {
 }
 
 // busyStartsWindow bounds the start of a booking whose blocked range meets
-// [$2, $3): a booking lasts at most a day and keeps at most a day before
-// and after it (bookings_span_check), so it starts in ($2 - 2 days,
-// $3 + 1 day) — the range of bookings_busy_idx to read.
-const busyStartsWindow = `starts_at > $2::timestamptz - interval '2 days' AND starts_at < $3::timestamptz + interval '1 day'`
+// [$2, $3): a booking lasts at most 24 hours and keeps at most 24 hours
+// before and after it (bookings_span_check), so it starts in ($2 - 48 h,
+// $3 + 24 h) — the range of bookings_busy_idx to read. (Hours, not days:
+// a day added to a timestamptz follows the session's time zone.)
+const busyStartsWindow = `starts_at > $2::timestamptz - interval '48 hours' AND starts_at < $3::timestamptz + interval '24 hours'`
 
 // busyRangesSQL reads the bookings holding time of a resource in a range,
 // from bookings_busy_idx alone: those booked whole by their blocked range,

@@ -10,14 +10,15 @@
 --
 -- An index by start finds the bookings whose blocked range meets a time
 -- range only if a blocked range cannot reach far from its start: a slot
--- lasts at most a day and each buffer at most a day (resources' checks),
--- and bookings_span_check makes that a rule of every booking, so a range
--- [from, to) is met only by bookings starting in (from - 2 days,
--- to + 1 day).
+-- lasts at most 1,440 minutes and each buffer at most 1,440 (resources'
+-- checks), and bookings_span_check makes that a rule of every booking, so a
+-- range [from, to) is met only by bookings starting in (from - 48 hours,
+-- to + 24 hours). Hours, not days: timestamptz + '1 day' follows the
+-- session's time zone, 23 or 25 hours across a change of clocks.
 ALTER TABLE bookings DROP CONSTRAINT IF EXISTS bookings_span_check;
 ALTER TABLE bookings ADD CONSTRAINT bookings_span_check CHECK (
-    ends_at <= starts_at + interval '1 day'
-    AND (blocked IS NULL OR blocked <@ tstzrange(starts_at - interval '1 day', ends_at + interval '1 day', '[]'))
+    ends_at <= starts_at + interval '24 hours'
+    AND (blocked IS NULL OR blocked <@ tstzrange(starts_at - interval '24 hours', ends_at + interval '24 hours', '[]'))
 ) NOT VALID;
 ALTER TABLE bookings VALIDATE CONSTRAINT bookings_span_check;
 CREATE INDEX CONCURRENTLY IF NOT EXISTS bookings_busy_idx ON bookings (resource_id, starts_at)
