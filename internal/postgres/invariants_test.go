@@ -101,7 +101,7 @@ func TestSchemaInvariants(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer tx.Rollback(ctx)
+		defer func() { _ = tx.Rollback(ctx) }()
 		if _, err := tx.Exec(ctx, `SET LOCAL TimeZone = 'Europe/Berlin'`); err != nil {
 			t.Fatal(err)
 		}
