@@ -87,7 +87,7 @@ func (r *Resource) placesFor(s Slot, busy []Busy, qty int) error {
 // freeSlots returns the slots of all that can be booked at now, with their
 // places left, given the busy bookings over their span.
 func (r *Resource) freeSlots(all []Slot, busy []Busy, now time.Time) []AvailableSlot {
-	out := []AvailableSlot{}
+	out := make([]AvailableSlot, 0, len(all))
 	for _, sl := range all {
 		if r.Bookable(sl, now) != "" {
 			continue

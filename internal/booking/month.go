@@ -64,14 +64,15 @@ func (s *Booker) MonthAvailability(ctx context.Context, id, from, to string) (*M
 		return nil, err
 	}
 	now := s.Now()
+	n := int(last.Sub(first)/(24*time.Hour)) + 1
 	out := &MonthAvailability{ResourceID: res.ID, From: from, To: to, Timezone: res.Timezone,
-		Capacity: max(res.Capacity, 1), Days: []DayAvailability{}}
+		Capacity: max(res.Capacity, 1), Days: make([]DayAvailability, 0, n)}
 	type day struct {
 		out   DayAvailability
 		slots []Slot
 		span  Slot // the time its slots keep, buffers included
 	}
-	var days []day
+	days := make([]day, 0, n)
 	var span Slot
 	for d := first; !d.After(last); d = d.AddDate(0, 0, 1) {
 		slots, err := res.SlotsOn(d.Year(), d.Month(), d.Day())
@@ -103,19 +104,11 @@ func (s *Booker) MonthAvailability(ctx context.Context, id, from, to string) (*M
 	var dayBusy []Busy
 	for _, d := range days {
 		o := d.out
-		bookable := 0
-		for _, sl := range d.slots {
-			if res.Bookable(sl, now) == "" {
-				bookable++
-			}
-		}
 		switch {
 		case len(d.slots) == 0:
 			o.Status = DayClosed
 		case horizon && o.Date > lastDate:
 			o.Status = DayBeyondHorizon
-		case bookable == 0:
-			o.Status = DayPast
 		default:
 			// Only the bookings that meet the day's span can take one of
 			// its slots: each slot is then checked against a day's
@@ -126,13 +119,25 @@ func (s *Booker) MonthAvailability(ctx context.Context, id, from, to string) (*M
 					dayBusy = append(dayBusy, b)
 				}
 			}
-			for _, fs := range res.freeSlots(d.slots, dayBusy, now) {
-				o.FreeSlots++
-				o.PlacesLeft += fs.PlacesLeft
+			// What freeSlots lists, counted without listing it.
+			bookable := 0
+			for _, sl := range d.slots {
+				if res.Bookable(sl, now) != "" {
+					continue
+				}
+				bookable++
+				if left := res.PlacesLeft(sl, dayBusy); left > 0 {
+					o.FreeSlots++
+					o.PlacesLeft += left
+				}
 			}
-			o.Status = DayAvailable
-			if o.FreeSlots == 0 {
+			switch {
+			case bookable == 0:
+				o.Status = DayPast
+			case o.FreeSlots == 0:
 				o.Status = DayFull
+			default:
+				o.Status = DayAvailable
 			}
 		}
 		out.Days = append(out.Days, o)

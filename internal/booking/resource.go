@@ -4,7 +4,6 @@ import (
 	"context"
 	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 )
 
@@ -98,7 +97,7 @@ func (r *Resource) Validate(v ValidationError) {
 	if r.DurationMinutes < 5 || r.DurationMinutes > 1440 {
 		v.Add("durationMinutes", "Must be between 5 and 1440.")
 	}
-	if _, err := time.LoadLocation(r.Timezone); err != nil || r.Timezone == "" || r.Timezone == "Local" {
+	if _, err := LoadZone(r.Timezone); err != nil || r.Timezone == "" || r.Timezone == "Local" {
 		v.Add("timezone", "Must be an IANA time zone such as Europe/Paris.")
 	}
 	for i, s := range r.WeeklyHours {

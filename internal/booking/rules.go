@@ -162,7 +162,7 @@ func (r *Resource) Bookable(s Slot, now time.Time) string {
 		return "Must start at least " + strconv.Itoa(r.MinNoticeMinutes) + " minutes from now."
 	}
 	if last, ok := r.LastBookableDate(now); ok {
-		loc, err := time.LoadLocation(r.Timezone)
+		loc, err := LoadZone(r.Timezone)
 		if err != nil {
 			return "This resource cannot be booked."
 		}
@@ -179,7 +179,7 @@ func (r *Resource) LastBookableDate(now time.Time) (string, bool) {
 	if r.MaxAdvanceDays <= 0 {
 		return "", false
 	}
-	loc, err := time.LoadLocation(r.Timezone)
+	loc, err := LoadZone(r.Timezone)
 	if err != nil {
 		return "", false
 	}

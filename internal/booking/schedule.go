@@ -111,7 +111,7 @@ func (p *Planner) Schedule(ctx context.Context, id, from string, days int) (*Sch
 	if days < 1 || days > MaxScheduleDays {
 		v.Add("days", "Must be between 1 and 31.")
 	}
-	loc, err := time.LoadLocation(res.Timezone)
+	loc, err := LoadZone(res.Timezone)
 	if err != nil {
 		return nil, err
 	}

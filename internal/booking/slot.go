@@ -2,6 +2,7 @@ package booking
 
 import (
 	"errors"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -108,7 +109,7 @@ var errBadDuration = errors.New("slot duration must be positive")
 // around a daylight-saving jump a slot may run into the next one on the grid:
 // the later one is then left out, and no two listed slots overlap.
 func (r *Resource) SlotsOn(y int, mo time.Month, d int) ([]Slot, error) {
-	loc, err := time.LoadLocation(r.Timezone)
+	loc, err := LoadZone(r.Timezone)
 	if err != nil {
 		return nil, err
 	}
@@ -131,6 +132,7 @@ func (r *Resource) SlotsOn(y int, mo time.Month, d int) ([]Slot, error) {
 		// jump, the instant of the jump. "24:00" is the next day's 00:00, so
 		// a day's slots always end by the time the next day's can start.
 		_, closeAt, _ := wallClock(y, mo, d, end, loc)
+		slots = slices.Grow(slots, (end-start)/step+1)
 		for m := start; m+r.DurationMinutes <= end; m += step {
 			st, ok := wallTime(y, mo, d, m, loc)
 			if !ok || st.Add(dur).After(closeAt) {
@@ -168,7 +170,7 @@ func (r *Resource) SlotsOn(y int, mo time.Month, d int) ([]Slot, error) {
 // SlotAt returns the slot of r that starts exactly at t, or false when t is not
 // on the resource's slot grid inside its weekly hours.
 func (r *Resource) SlotAt(t time.Time) (Slot, bool) {
-	loc, err := time.LoadLocation(r.Timezone)
+	loc, err := LoadZone(r.Timezone)
 	if err != nil {
 		return Slot{}, false
 	}
@@ -209,7 +211,7 @@ func (r *Resource) LocalTime(date, clock string) (time.Time, error) {
 	if err != nil || m >= 24*60 {
 		return time.Time{}, errBadClock
 	}
-	loc, err := time.LoadLocation(r.Timezone)
+	loc, err := LoadZone(r.Timezone)
 	if err != nil {
 		return time.Time{}, err
 	}

@@ -280,7 +280,7 @@ func (p *pages) handleManage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	b, res := v.Booking, v.Resource
-	loc, lerr := time.LoadLocation(res.Timezone)
+	loc, lerr := booking.LoadZone(res.Timezone)
 	if lerr != nil {
 		loc = time.UTC
 	}
