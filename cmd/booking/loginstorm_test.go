@@ -23,7 +23,8 @@ import (
 )
 
 // Login storm: argon2id takes 64 MiB per hash (auth.DefaultParams), so the
-// server hashes at most GOMAXPROCS passwords at once; the other logins wait
+// server hashes at most GOMAXPROCS passwords at once and sets a soft memory
+// limit with room for them (defaultMemoryLimit); the other logins wait
 // up to 2 s for a slot and are then refused 503 with Retry-After
 // (auth.Hasher). The test runs the release binary with GOMAXPROCS=2 — the
 // benchmark machine's CPUs, and what keeps the figure the same on any
@@ -45,7 +46,7 @@ func TestLoginStormBoundedMemory(t *testing.T) {
 	port := freePort(t)
 	base := "http://127.0.0.1:" + port
 	env := []string{
-		"DATABASE_URL=" + dbURL, "LISTEN_ADDR=127.0.0.1:" + port, "APP_ENV=development", "LOG_LEVEL=warn",
+		"DATABASE_URL=" + dbURL, "LISTEN_ADDR=127.0.0.1:" + port, "APP_ENV=development", "LOG_LEVEL=info",
 		"TRUST_PROXY=true", "SHUTDOWN_GRACE=5s", "GOMAXPROCS=" + strconv.Itoa(stormMaxProcs),
 	}
 	if res := runBinary(t, bin, env, "migrate"); res.code != 0 {
@@ -86,6 +87,12 @@ func TestLoginStormBoundedMemory(t *testing.T) {
 	})
 	waitLive(t, base+"/livez", exited, &stderr)
 	before := vmHWM(t, cmd.Process.Pid)
+	// Without GOMEMLIMIT in its environment the server sets its own soft
+	// limit (defaultMemoryLimit): what keeps the peak from depending on
+	// when the collector happens to run.
+	if got, want := listeningField(t, &stdout, "memory_limit_mib"), float64(defaultMemoryLimit(stormMaxProcs)>>20); got != want {
+		t.Errorf("memory_limit_mib = %v in the listening line, want %v", got, want)
+	}
 
 	type answer struct {
 		status     int
@@ -203,5 +210,26 @@ func vmHWM(t *testing.T, pid int) int {
 		}
 	}
 	t.Fatal("no VmHWM in /proc/<pid>/status")
+	return 0
+}
+
+// listeningField returns a number field of the server's "listening" log line.
+func listeningField(t *testing.T, stdout *syncBuffer, field string) float64 {
+	t.Helper()
+	// The server may answer /livez a moment before it logs the line.
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		for line := range strings.Lines(stdout.String()) {
+			var rec map[string]any
+			if json.Unmarshal([]byte(line), &rec) != nil || rec["msg"] != "listening" {
+				continue
+			}
+			v, ok := rec[field].(float64)
+			if !ok {
+				t.Fatalf("listening line has no number %q: %s", field, line)
+			}
+			return v
+		}
+	}
+	t.Fatalf("no listening line in stdout:\n%s", stdout.String())
 	return 0
 }
