@@ -132,7 +132,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	levelsFlag := fs.String("levels", "1,8,32", "comma-separated concurrency levels")
 	seconds := fs.Int("seconds", 15, "time of each phase, over all rounds")
 	rounds := fs.Int("rounds", 3, "rounds of the three phases per level (each phase runs seconds/rounds, at least 3 s, per round)")
-	firstEvents := fs.Int("events", 8000, "bookings prepared for the first level (later levels scale from the measured rate)")
+	firstEvents := fs.Int("events", 8000, "bookings prepared for the first level, at least 3,000 per second of a phase (later levels scale from the measured rate)")
 	maxEvents := fs.Int("max-events", 100000, "upper bound on bookings prepared for one phase")
 	minimal := fs.String("minimal", "bench/minimal_event.sql", "pgbench script of the minimal durable work per event")
 	pgbenchBin := fs.String("pgbench", "pgbench", "pgbench binary")
@@ -181,7 +181,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	dur := time.Duration(*seconds) * time.Second
 	per := max(*seconds / *rounds, 3) // seconds of one phase in one round
 	res.Rounds, res.RoundSeconds = *rounds, per
-	events := *firstEvents
+	// A phase that runs out of bookings ends early; 3,000 a second is above
+	// any rate measured on this kind of machine.
+	events := max(*firstEvents, per*3000)
 	logf := func(format string, args ...any) { fmt.Fprintf(stderr, "==> "+format+"\n", args...) }
 
 	for i, c := range levels {
