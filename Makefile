@@ -1,5 +1,5 @@
 .DEFAULT_GOAL := help
-.PHONY: help run test lint bench build fmt vet fuzz soak scale
+.PHONY: help run test lint bench steps build fmt vet fuzz soak scale
 
 # The Go modules: the product at the root, browser tests and the benchmark tool in e2e/.
 MODULES := . e2e
@@ -22,6 +22,9 @@ lint: ## golangci-lint on both modules (.golangci.yml), installing the pinned ve
 
 bench: ## webhook ingestion benchmark side by side with pgbench; writes docs/BENCHMARKS.md
 	./scripts/bench.sh
+
+steps: ## the payment write path's SQL built up from the minimal durable work, with pgbench (about 2 min)
+	./scripts/write-steps.sh
 
 scale: ## every endpoint at 1k and 1M bookings side by side with pgbench (about 25 min); writes docs/BENCHMARKS.md
 	./scripts/scale-bench.sh

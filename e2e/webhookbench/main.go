@@ -46,6 +46,7 @@ Commands:
   freeport  print a free TCP port on 127.0.0.1
   paid-script
             print the pgbench script of the product's write path for a paid checkout
+  steps     run the write path built up from the minimal durable work, one piece at a time
 `
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -66,6 +67,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		defer ln.Close()
 		fmt.Fprintln(stdout, ln.Addr().(*net.TCPAddr).Port)
 		return nil
+	case "steps":
+		return cmdSteps(ctx, args[1:], stdout, stderr)
 	case "paid-script":
 		_, err := io.WriteString(stdout, postgres.PaidCheckoutScript())
 		return err
