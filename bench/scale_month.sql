@@ -5,9 +5,11 @@
 -- bookings and the places of shared slots, from bookings_busy_idx alone);
 -- the server turns them into per-day counts
 -- (booking.Booker.MonthAvailability). Data of internal/bulk: resource i has
--- the id md5('bulk-resource-' || i). Run by e2e/scalebench (scripts/scale-bench.sh).
-\set r random(0, 49)
-\set d random(1, 335)
+-- the id md5('bulk-resource-' || i). Run by e2e/scalebench (scripts/scale-bench.sh)
+-- with -D rfirst=0 -D rlast=49 -D dfirst=1 -D dlast=335 (any resource, a month of
+-- the next year), or rfirst=rlast=50 and dfirst=dlast for the busy resource's month.
+\set r random(:rfirst, :rlast)
+\set d random(:dfirst, :dlast)
 SELECT id::text, slug, name, description, price_amount, currency, duration_minutes, timezone, weekly_hours, active,
        slot_interval_minutes, buffer_before_minutes, buffer_after_minutes, min_notice_minutes, max_advance_days, capacity,
        (SELECT coalesce(jsonb_agg(jsonb_build_object('id', o.id, 'from', o.from_date, 'to', o.to_date,

@@ -93,6 +93,10 @@ type fixtures struct {
 	bookings   int
 	resources  []string
 	midCreated booking.Cursor
+	// busy is internal/bulk's busy resource (number 50) and busyFrom the
+	// first UTC day of its full month.
+	busy     string
+	busyFrom time.Time
 }
 
 // size is one database and the server on it.
@@ -277,6 +281,12 @@ func loadFixtures(ctx context.Context, db *postgres.DB, n int) (*fixtures, error
 		return nil, fmt.Errorf("middle of the list: %w", err)
 	}
 	fx.midCreated.Shape = booking.ShapeBookings
+	fx.busy = bulkID("resource", 50)
+	err = db.Pool.QueryRow(ctx, `SELECT min(date_trunc('day', starts_at, 'UTC')) FROM bookings WHERE resource_id = $1`,
+		fx.busy).Scan(&fx.busyFrom)
+	if err != nil {
+		return nil, fmt.Errorf("the busy resource's month: %w", err)
+	}
 	return fx, nil
 }
 
@@ -295,6 +305,11 @@ func targets(fx *fixtures, now time.Time) []target {
 	pgbT0 := now.Truncate(time.Hour).AddDate(0, 0, 800)
 	var created atomic.Int64
 	cursor := fx.midCreated.Encode()
+	month := func(resource string, from time.Time) (string, string, []byte, http.Header) {
+		return get("/api/resources/" + resource + "/availability?from=" + from.Format(time.DateOnly) +
+			"&to=" + from.AddDate(0, 0, 30).Format(time.DateOnly))
+	}
+	busyDay := int(fx.busyFrom.Sub(today) / (24 * time.Hour)) // days from today to the busy month
 	common := []string{"confirmed", "expired", "refunded"}
 	rare := []string{"needs_review", "awaiting_payment"}
 	// A window of days ending 30 to 700 days ago; pageDays holds about 60
@@ -331,11 +346,15 @@ func targets(fx *fixtures, now time.Time) []target {
 				return get("/api/resources/" + fx.resources[rng.IntN(50)] + "/availability?date=" + day)
 			}},
 		{name: "month", request: "GET /api/resources/{id}/availability?from=D&to=D+30 (a month of the next year)", conc: 16,
-			status: 200, script: "scale_month.sql",
+			status: 200, script: "scale_month.sql", defines: []string{"rfirst=0", "rlast=49", "dfirst=1", "dlast=335"},
 			build: func(rng *mrand.Rand, _ int64) (string, string, []byte, http.Header) {
-				from := today.AddDate(0, 0, 1+rng.IntN(335))
-				return get("/api/resources/" + fx.resources[rng.IntN(50)] + "/availability?from=" + from.Format(time.DateOnly) +
-					"&to=" + from.AddDate(0, 0, 30).Format(time.DateOnly))
+				return month(fx.resources[rng.IntN(50)], today.AddDate(0, 0, 1+rng.IntN(335)))
+			}},
+		{name: "month full", request: "GET /api/resources/{id}/availability?from=D&to=D+30 (the busy resource's month, 62% booked at both sizes)",
+			conc: 16, status: 200, script: "scale_month.sql",
+			defines: []string{"rfirst=50", "rlast=50", fmt.Sprintf("dfirst=%d", busyDay), fmt.Sprintf("dlast=%d", busyDay)},
+			build: func(*mrand.Rand, int64) (string, string, []byte, http.Header) {
+				return month(fx.busy, today.AddDate(0, 0, busyDay))
 			}},
 		{name: "list", request: "GET /api/admin/bookings (first page)", conc: 4, staff: true, status: 200,
 			script: "scale_list.sql",

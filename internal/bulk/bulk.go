@@ -10,7 +10,10 @@
 // hash of the booking's number g, and booking g has the id
 // md5('bulk-booking-' || g)::uuid, resource g % Resources (id
 // md5('bulk-resource-' || i)::uuid), the Checkout Session cs_test_b<g> and
-// the customer email customer<c>@example.com (some capitalised).
+// the customer email customer<c>@example.com (some capitalised). One more
+// resource, number Resources, is the same at every size: a month from 60
+// days ahead with 62% of its hours booked (415 bookings more,
+// numbered from Bookings), for measuring the month view at equal fullness.
 package bulk
 
 import (

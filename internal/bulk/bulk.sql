@@ -48,6 +48,26 @@ FROM (
     FROM bulk_params, generate_series(0::bigint, n - 1) g
 ) s
 -- ;
+-- One busy resource, number r (the others are 0 to r-1), the same at every
+-- size: its 720 hours from 60 days ahead (UTC days) are 62% booked and
+-- confirmed, 415 bookings numbered from n. It lets the month view be
+-- measured on a month as full at a thousand bookings as at a million.
+INSERT INTO resources (id, slug, name, price_amount, currency, duration_minutes, timezone, weekly_hours)
+SELECT md5('bulk-resource-' || r)::uuid, 'bulk-busy', 'Busy room', 4500, 'eur', 60, 'UTC',
+    (SELECT jsonb_agg(jsonb_build_object('weekday', d, 'start', '00:00', 'end', '24:00')) FROM generate_series(0, 6) d)
+FROM bulk_params
+-- ;
+INSERT INTO bulk_b (g, id, resource_id, starts_at, u2, u5, u6, status, created_at, customer)
+SELECT n + h, md5('bulk-booking-' || (n + h))::uuid, md5('bulk-resource-' || r)::uuid,
+    date_trunc('day', t, 'UTC') + interval '60 days' + h * interval '1 hour',
+    (hashint8extended(n + h, 2) & 2147483647)::float8 / 2147483648,
+    (hashint8extended(n + h, 5) & 2147483647)::float8 / 2147483648,
+    (hashint8extended(n + h, 6) & 2147483647)::float8 / 2147483648,
+    'confirmed', t - ((hashint8extended(n + h, 3) & 2147483647)::float8 / 2147483648) * interval '59 days',
+    floor((hashint8extended(n + h, 4) & 2147483647)::float8 / 2147483648 * greatest(n / 4, 1))::int
+FROM bulk_params, generate_series(0::bigint, 719) h
+WHERE (hashint8extended(h, 8) & 2147483647)::float8 / 2147483648 < 0.62
+-- ;
 -- Pending holds were made in the last half hour.
 UPDATE bulk_b b SET created_at = p.t - (b.u2 * 20 + 5) * interval '1 minute' FROM bulk_params p WHERE b.status = 'pending'
 -- ;
@@ -111,7 +131,7 @@ OVERRIDING SYSTEM VALUE
 SELECT g + 1, id, 'cs_test_b' || g, 'pi_b' || g, 4500, 'eur', 'evt_b' || g, created_at + interval '2 minutes'
 FROM bulk_b WHERE status IN ('confirmed', 'refunded', 'needs_review')
 -- ;
-SELECT setval(pg_get_serial_sequence('payments', 'id'), (SELECT n + 1 FROM bulk_params))
+SELECT setval(pg_get_serial_sequence('payments', 'id'), (SELECT max(g) + 1 FROM bulk_b))
 -- ;
 INSERT INTO refunds (booking_id, payment_id, stripe_refund_id, amount, currency, source, created_at)
 SELECT id, g + 1, 're_b' || g, 4500, 'eur', CASE WHEN u2 < 0.5 THEN 'staff' ELSE 'webhook' END,
