@@ -91,7 +91,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	log := newLogger(stdout, cfg.LogLevel)
-	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
+	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(defaultMemoryLimit(runtime.GOMAXPROCS(0)))
 	}
 	db, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.PoolOpts{MaxConns: cfg.DBMaxConns, Pooler: cfg.Pooler != ""})

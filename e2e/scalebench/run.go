@@ -350,7 +350,7 @@ func targets(fx *fixtures, now time.Time) []target {
 			build: func(rng *mrand.Rand, _ int64) (string, string, []byte, http.Header) {
 				return month(fx.resources[rng.IntN(50)], today.AddDate(0, 0, 1+rng.IntN(335)))
 			}},
-		{name: "month full", request: "GET /api/resources/{id}/availability?from=D&to=D+30 (the busy resource's month, 62% booked at both sizes)",
+		{name: "month full", request: "GET /api/resources/{id}/availability?from=D&to=D+30 (the busy resource's month, 415 of 720 hours booked at both sizes)",
 			conc: 16, status: 200, script: "scale_month.sql",
 			defines: []string{"rfirst=50", "rlast=50", fmt.Sprintf("dfirst=%d", busyDay), fmt.Sprintf("dlast=%d", busyDay)},
 			build: func(*mrand.Rand, int64) (string, string, []byte, http.Header) {

@@ -12,7 +12,7 @@
 // md5('bulk-resource-' || i)::uuid), the Checkout Session cs_test_b<g> and
 // the customer email customer<c>@example.com (some capitalised). One more
 // resource, number Resources, is the same at every size: a month from 60
-// days ahead with 62% of its hours booked (415 bookings more,
+// days ahead with 415 of its 720 hours booked (415 bookings more,
 // numbered from Bookings), for measuring the month view at equal fullness.
 package bulk
 

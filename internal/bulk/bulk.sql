@@ -49,8 +49,8 @@ FROM (
 ) s
 -- ;
 -- One busy resource, number r (the others are 0 to r-1), the same at every
--- size: its 720 hours from 60 days ahead (UTC days) are 62% booked and
--- confirmed, 415 bookings numbered from n. It lets the month view be
+-- size: of its 720 hours from 60 days ahead (UTC days), 415 are booked and
+-- confirmed (a draw of 62% per hour), numbered from n. It lets the month view be
 -- measured on a month as full at a thousand bookings as at a million.
 INSERT INTO resources (id, slug, name, price_amount, currency, duration_minutes, timezone, weekly_hours)
 SELECT md5('bulk-resource-' || r)::uuid, 'bulk-busy', 'Busy room', 4500, 'eur', 60, 'UTC',
